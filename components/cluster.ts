@@ -1,0 +1,76 @@
+import type * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import type { ClusterModel } from "./config";
+import { planCluster } from "./plan";
+import { hostConnection, remoteStep } from "./remote/remote-step";
+import { LAYERS, type LayerName } from "./remote/step";
+import { clusterSecrets } from "./secrets";
+
+export interface ClusterArgs {
+  model: ClusterModel;
+  /** `cluster:sshPrivateKey`, when the key is kept in the stack's secrets. */
+  sshPrivateKey?: pulumi.Output<string>;
+  /** Reads `privateKeyPath` files; defaults to the file system. */
+  readKeyFile?: (path: string) => string;
+}
+
+const LAYER_TYPES: Record<LayerName, string> = {
+  hosts: "kop:cluster:Hosts",
+  runtime: "kop:cluster:ContainerRuntime",
+  packages: "kop:cluster:KubePackages",
+  "load-balancer": "kop:cluster:LoadBalancer",
+  etcd: "kop:cluster:Etcd",
+  "control-plane": "kop:cluster:ControlPlane",
+  workers: "kop:cluster:Workers",
+};
+
+/** One layer of the graph: a grouping that `pulumi preview` shows as a tree node. */
+export class Layer extends pulumi.ComponentResource {
+  constructor(readonly layer: LayerName, opts: pulumi.ComponentResourceOptions) {
+    super(LAYER_TYPES[layer], layer, {}, opts);
+  }
+}
+
+/**
+ * The whole cluster: every remote step from the plan, wired with the plan's ordering
+ * and nothing more, grouped by layer.
+ */
+export class Cluster extends pulumi.ComponentResource {
+  readonly steps: Readonly<Record<string, command.remote.Command>>;
+  readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
+  readonly layers: Readonly<Record<LayerName, Layer>>;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kop:index:Cluster", name, {}, opts);
+    const { model } = args;
+    const plan = planCluster(model);
+
+    const layers = Object.fromEntries(LAYERS.map((layer) => [layer, new Layer(layer, { parent: this })])) as Record<LayerName, Layer>;
+    const secrets: Record<string, pulumi.Output<string>> = clusterSecrets(model, this);
+    const readKeyFile = args.readKeyFile ?? ((path: string) => fs.readFileSync(path, "utf8"));
+    const connections = new Map(model.hosts.map((h) => [h.name, hostConnection(h, { privateKey: args.sshPrivateKey, readKeyFile })]));
+    const hosts = new Map(model.hosts.map((h) => [h.name, h]));
+    const producers = new Map(Object.entries(plan.outputSecrets).map(([secret, step]) => [step, secret]));
+
+    const steps: Record<string, command.remote.Command> = {};
+    for (const spec of plan.steps) {
+      const host = hosts.get(spec.host)!;
+      const resource = remoteStep(spec, {
+        connection: connections.get(spec.host)!,
+        sudo: host.ssh.user !== "root",
+        secrets,
+        dependsOn: spec.needs.map((id) => steps[id]),
+        parent: layers[spec.layer],
+      });
+      steps[spec.id] = resource;
+      const produced = producers.get(spec.id);
+      if (produced) secrets[produced] = pulumi.secret(resource.stdout.apply((s) => s.trim()));
+    }
+
+    this.steps = steps;
+    this.secrets = secrets;
+    this.layers = layers;
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { cidr, hostOrAddress, port, semver } from "./fields";
+
+/** Kubernetes minors this program renders kubeadm configuration for. */
+export const SUPPORTED_MINORS = { min: 28, max: 34 } as const;
+
+export const kubernetesSchema = z.strictObject({
+  /** Exact version of kubeadm, kubelet, kubectl and the control-plane images, e.g. "1.29.13". */
+  version: semver(),
+  /** Debian package revision from the per-minor repository ("1.1" in 1.29.13-1.1). */
+  packageRevision: z.string().regex(/^[0-9][0-9a-z.+~]*$/, "is not a Debian revision like 1.1").default("1.1"),
+  podSubnet: cidr().default("10.244.0.0/16"),
+  serviceSubnet: cidr().default("10.96.0.0/12"),
+  /** Networks the hosts live in; pod and service networks must not overlap them. Host addresses are always checked too. */
+  nodeSubnets: z.array(cidr()).default([]),
+  dnsDomain: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a DNS domain").default("cluster.local"),
+  kubeProxyMode: z.enum(["iptables", "ipvs"]).default("iptables"),
+  /** Port the API server binds on every control plane. */
+  apiServerPort: port().default(6443),
+  /** Extra names/addresses for the API server certificate (endpoint, VIP and control-plane addresses are always added). */
+  certSANs: z.array(hostOrAddress()).default([]),
+  featureGates: z.record(z.string().regex(/^[A-Z][A-Za-z0-9]+$/, "is not a feature gate name"), z.boolean()).default({}),
+  apiServerExtraArgs: z.record(z.string(), z.string()).default({}),
+  controllerManagerExtraArgs: z.record(z.string(), z.string()).default({}),
+  schedulerExtraArgs: z.record(z.string(), z.string()).default({}),
+  kubeletExtraConfig: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const endpointSchema = z.strictObject({
+  /** DNS name or address clients use for the API (kubeadm controlPlaneEndpoint). Defaults to the VIP, or the only control plane. */
+  host: hostOrAddress().optional(),
+  /** Defaults to the load balancer's frontend port, else the API server port. */
+  port: port().optional(),
+});
+
+export type KubernetesInput = z.output<typeof kubernetesSchema>;

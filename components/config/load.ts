@@ -1,0 +1,58 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { CONFIG_NAMESPACE, ConfigError, closest } from "./errors";
+import { parseClusterConfig, type ClusterModel, type ParseOptions } from "./model";
+import { TOP_LEVEL_KEYS } from "./schema";
+
+/** Namespaces that may appear in a stack file besides ours (provider settings). */
+const FOREIGN_NAMESPACES = new Set(["pulumi", "command", "kubernetes", "random"]);
+
+/** Keys whose values are secrets: kept out of the model, only their presence is recorded. */
+export const SECRET_KEYS = new Set(["sshPrivateKey"]);
+
+/**
+ * Splits "namespace:key" entries into our section. Unknown namespaces are typos
+ * ("clustr:hosts") and reported like unknown keys.
+ */
+export function clusterSection(entries: Record<string, unknown>): Record<string, unknown> {
+  const section: Record<string, unknown> = {};
+  const problems: { key: string; message: string }[] = [];
+  for (const [fullKey, value] of Object.entries(entries)) {
+    const colon = fullKey.indexOf(":");
+    const namespace = colon >= 0 ? fullKey.slice(0, colon) : "";
+    const key = fullKey.slice(colon + 1);
+    if (namespace === CONFIG_NAMESPACE) section[key] = value;
+    else if (!FOREIGN_NAMESPACES.has(namespace)) {
+      const hint = closest(namespace, [CONFIG_NAMESPACE]) ? ` (did you mean "${CONFIG_NAMESPACE}:${key}"?)` : "";
+      const known = TOP_LEVEL_KEYS.includes(key) ? hint : "";
+      problems.push({ key: fullKey, message: `unknown config namespace "${namespace}"${known}` });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return section;
+}
+
+/** Path of a stack's config file: stacks/Pulumi.<stack>.yaml. */
+export function stackFilePath(stack: string, projectDir = path.resolve(__dirname, "..", "..")): string {
+  return path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
+}
+
+/**
+ * Reads stacks/Pulumi.<stack>.yaml directly (no Pulumi engine), for the render and graph tools.
+ * Secure values are not decrypted: a secret key only counts as present.
+ */
+export function loadStackFile(stack: string, opts: Partial<ParseOptions> & { projectDir?: string } = {}): ClusterModel {
+  const file = stackFilePath(stack, opts.projectDir);
+  const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const section = clusterSection(doc?.config ?? {});
+  for (const key of SECRET_KEYS) {
+    if (section[key] !== undefined) section[key] = "<secret>";
+  }
+  return parseClusterConfig(section, { stackName: stack, ...opts });
+}
+
+/** The same model from an in-memory object (tests, benchmarks). */
+export function modelFromObject(section: Record<string, unknown>, stackName = "test"): ClusterModel {
+  return parseClusterConfig(section, { stackName });
+}

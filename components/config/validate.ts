@@ -1,0 +1,170 @@
+import { ProblemList } from "./errors";
+import { contains, isIPv4, overlaps, parseCidr, type Cidr } from "./net";
+import type { StackConfig } from "./schema";
+import { SUPPORTED_MINORS } from "./kubernetes";
+
+export const ETCD_MEMBER_COUNTS = [1, 3, 5, 7];
+
+const quorumExplanation = (n: number) =>
+  `etcd needs a majority (n/2+1) of its members to work, so ${n} members tolerate ${Math.floor((n - 1) / 2)} failure(s), ` +
+  `no more than ${n - 1} would, while adding one more machine that can fail; use 1, 3, 5 or 7`;
+
+/** Rules that span several keys. Schema-level problems (types, unknown keys) are found before this runs. */
+export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, opts: { requireSshKey: boolean }): void {
+  const { hosts } = cfg;
+  const withRole = (role: string) => hosts.map((h, i) => ({ h, i })).filter(({ h }) => h.roles.includes(role as never));
+  const controlPlanes = withRole("control-plane");
+  const etcdHosts = withRole("etcd");
+  const balancers = withRole("load-balancer");
+
+  // Hosts: unique names and addresses, a control plane exists, roles make sense.
+  const seenNames = new Map<string, number>();
+  const seenAddresses = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    const firstName = seenNames.get(h.name);
+    if (firstName !== undefined) problems.add(["hosts", i, "name"], `"${h.name}" is already the name of hosts[${firstName}]`);
+    else seenNames.set(h.name, i);
+    const addresses = new Set([h.address, h.internalAddress].filter((a): a is string => a !== undefined));
+    for (const address of addresses) {
+      const first = seenAddresses.get(address);
+      const key = address === h.address ? "address" : "internalAddress";
+      if (first !== undefined && first !== i) problems.add(["hosts", i, key], `"${address}" is already the address of hosts[${first}]`);
+      else seenAddresses.set(address, i);
+    }
+    if (!isIPv4(h.address) && h.internalAddress === undefined) {
+      problems.add(["hosts", i, "internalAddress"], `required because address "${h.address}" is a DNS name: cluster members talk over IPv4 addresses`);
+    }
+    if (new Set(h.roles).size !== h.roles.length) problems.add(["hosts", i, "roles"], "lists a role twice");
+    const isNode = h.roles.includes("control-plane") || h.roles.includes("worker");
+    if (!isNode && (Object.keys(h.labels).length > 0 || h.taints.length > 0)) {
+      problems.add(["hosts", i], "labels and taints apply to Kubernetes nodes only; this host has neither the control-plane nor the worker role");
+    }
+    if (opts.requireSshKey && !cfg.sshPrivateKey && !cfg.ssh.privateKeyPath && !h.ssh?.privateKeyPath) {
+      problems.add(["hosts", i, "ssh", "privateKeyPath"], "no SSH key: set cluster:sshPrivateKey (secret), cluster:ssh.privateKeyPath or this key");
+    }
+  });
+  if (controlPlanes.length === 0) {
+    problems.add(["hosts"], "no host has the control-plane role: a cluster needs at least one (a worker-only cluster cannot be bootstrapped)");
+  }
+
+  // Kubernetes version.
+  const [major, minor] = cfg.kubernetes.version.split(".").map(Number);
+  if (major !== 1 || minor < SUPPORTED_MINORS.min || minor > SUPPORTED_MINORS.max) {
+    problems.add(
+      ["kubernetes", "version"],
+      `${cfg.kubernetes.version} is outside the supported range 1.${SUPPORTED_MINORS.min}.0 - 1.${SUPPORTED_MINORS.max}.x`,
+    );
+  }
+
+  // Networks: pod, service and host networks must be disjoint.
+  const pod = parseCidr(cfg.kubernetes.podSubnet);
+  const service = parseCidr(cfg.kubernetes.serviceSubnet);
+  if (pod && service && overlaps(pod, service)) {
+    problems.add(["kubernetes", "serviceSubnet"], `${service.text} overlaps the pod network ${pod.text}`);
+  }
+  if (service && service.prefix > 28) {
+    problems.add(["kubernetes", "serviceSubnet"], `${service.text} is too small: the cluster DNS service takes its 10th address`);
+  }
+  const clusterNets: Array<[string, Cidr | undefined]> = [
+    ["podSubnet", pod],
+    ["serviceSubnet", service],
+  ];
+  cfg.kubernetes.nodeSubnets.forEach((text, i) => {
+    const nodeNet = parseCidr(text);
+    for (const [key, net] of clusterNets) {
+      if (nodeNet && net && overlaps(nodeNet, net)) {
+        problems.add(["kubernetes", "nodeSubnets", i], `${text} overlaps the ${key === "podSubnet" ? "pod" : "service"} network ${net.text}`);
+      }
+    }
+  });
+  hosts.forEach((h, i) => {
+    for (const [key, address] of [["address", h.address], ["internalAddress", h.internalAddress]] as const) {
+      if (!address || !isIPv4(address)) continue;
+      for (const [netKey, net] of clusterNets) {
+        if (net && contains(net, address)) {
+          problems.add(["hosts", i, key], `${address} lies inside cluster:kubernetes.${netKey} ${net.text}; host, pod and service networks must not overlap`);
+        }
+      }
+    }
+  });
+
+  // etcd topology and member counts.
+  if (cfg.etcd.topology === "stacked") {
+    etcdHosts.forEach(({ i }) =>
+      problems.add(["hosts", i, "roles"], 'the etcd role needs cluster:etcd.topology "external"; with stacked etcd the control planes run it'),
+    );
+    if (controlPlanes.length > 1 && !ETCD_MEMBER_COUNTS.includes(controlPlanes.length)) {
+      problems.add(["hosts"], `${controlPlanes.length} control planes with stacked etcd: ${quorumExplanation(controlPlanes.length)}`);
+    }
+  } else {
+    if (etcdHosts.length === 0) {
+      problems.add(["etcd", "topology"], 'is "external" but no host has the etcd role');
+    } else if (!ETCD_MEMBER_COUNTS.includes(etcdHosts.length)) {
+      problems.add(["hosts"], `${etcdHosts.length} hosts have the etcd role: ${quorumExplanation(etcdHosts.length)}`);
+    }
+  }
+  if (cfg.etcd.clientPort === cfg.etcd.peerPort) problems.add(["etcd", "peerPort"], "must differ from cluster:etcd.clientPort");
+
+  // Load balancer and endpoint.
+  const lb = cfg.loadBalancer;
+  const lbPort = lb.port ?? (lb.mode === "colocated" ? 8443 : 6443);
+  if (lb.mode === "none") {
+    balancers.forEach(({ i }) => problems.add(["hosts", i, "roles"], 'the load-balancer role needs cluster:loadBalancer.mode "dedicated"'));
+    if (lb.vip !== undefined) problems.add(["loadBalancer", "vip"], 'is set but cluster:loadBalancer.mode is "none"; set the mode to dedicated or colocated');
+  } else {
+    if (lb.vip === undefined) problems.add(["loadBalancer", "vip"], `required when cluster:loadBalancer.mode is "${lb.mode}"`);
+    if (lb.mode === "dedicated") {
+      if (balancers.length < 2) {
+        problems.add(["hosts"], `cluster:loadBalancer.mode "dedicated" needs at least 2 hosts with the load-balancer role (found ${balancers.length}); one balancer is a single point of failure`);
+      }
+      balancers.forEach(({ h, i }) => {
+        if (h.roles.includes("control-plane")) {
+          problems.add(["hosts", i, "roles"], 'a dedicated load balancer cannot also be a control plane; use cluster:loadBalancer.mode "colocated" instead');
+        }
+      });
+    } else {
+      balancers.forEach(({ i }) => problems.add(["hosts", i, "roles"], 'the load-balancer role is for mode "dedicated"; in mode "colocated" the control planes balance'));
+      if (controlPlanes.length < 2) problems.add(["loadBalancer", "mode"], '"colocated" needs at least 2 control planes to move the VIP between');
+      if (lbPort === cfg.kubernetes.apiServerPort) {
+        problems.add(["loadBalancer", "port"], `${lbPort} is the API server's own port on the control planes; a colocated HAProxy needs another one (e.g. 8443)`);
+      }
+    }
+    if (lb.vip !== undefined) {
+      const owner = hosts.findIndex((h) => h.address === lb.vip || h.internalAddress === lb.vip);
+      if (owner >= 0) problems.add(["loadBalancer", "vip"], `${lb.vip} is the address of hosts[${owner}] ("${hosts[owner].name}"); the VIP must be a free address`);
+      for (const [netKey, net] of clusterNets) {
+        if (net && contains(net, lb.vip)) problems.add(["loadBalancer", "vip"], `${lb.vip} lies inside cluster:kubernetes.${netKey} ${net.text}`);
+      }
+    }
+  }
+  const endpoint = cfg.controlPlaneEndpoint;
+  if (controlPlanes.length > 1 && endpoint.host === undefined && lb.vip === undefined) {
+    problems.add(
+      ["controlPlaneEndpoint", "host"],
+      `required with ${controlPlanes.length} control planes: joins and clients need one address that survives the loss of a control plane (or set cluster:loadBalancer)`,
+    );
+  }
+  if (endpoint.host !== undefined && isIPv4(endpoint.host) && lb.vip !== undefined && endpoint.host !== lb.vip) {
+    problems.add(["controlPlaneEndpoint", "host"], `${endpoint.host} is an address other than the VIP ${lb.vip}; use the VIP or a DNS name that resolves to it`);
+  }
+
+  // Add-ons that need other settings.
+  const addons = cfg.addons;
+  if (addons.metallb.enabled && addons.metallb.addresses.length === 0) {
+    problems.add(["addons", "metallb", "addresses"], "list at least one address range when MetalLB is enabled");
+  }
+  if (addons.ingressNginx.enabled && addons.ingressNginx.mode === "loadBalancer" && !addons.metallb.enabled) {
+    problems.add(["addons", "ingressNginx", "mode"], '"loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb');
+  }
+  if (addons.storage.provisioner === "nfs") {
+    if (!addons.storage.nfs.server) problems.add(["addons", "storage", "nfs", "server"], 'required when cluster:addons.storage.provisioner is "nfs"');
+    if (!addons.storage.nfs.path) problems.add(["addons", "storage", "nfs", "path"], 'required when cluster:addons.storage.provisioner is "nfs"');
+  }
+  const needsVolumes = addons.logging.enabled || addons.monitoring.enabled;
+  if (needsVolumes && addons.storage.provisioner === "none") {
+    const explicit = addons.logging.elasticsearch.storageClass ?? addons.monitoring.prometheus.storageClass;
+    if (explicit === undefined) {
+      problems.add(["addons", "storage", "provisioner"], '"none" leaves the logging/monitoring volumes unbound: choose local-path or nfs, or name an existing storageClass');
+    }
+  }
+}

@@ -1,0 +1,31 @@
+# Shell functions the apt package-manager snippets rely on.
+KOP_APT_STALE=0
+kop_apt_refresh() {
+  apt-get update -q >/dev/null || kop_fail "apt-get update failed: check the package repositories (mirrors) configured for this host"
+  KOP_APT_STALE=0
+}
+# kop_apt_installed NAME[=VERSION]: true when installed (at exactly VERSION if given).
+kop_apt_installed() {
+  local name=${1%%=*} want="" have
+  if [ "$1" != "$name" ]; then want=${1#*=}; fi
+  have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null) || return 1
+  case "$have" in "install ok installed "*) ;; *) return 1 ;; esac
+  [ -z "$want" ] || [ "${have##* }" = "$want" ]
+}
+# kop_apt_install NAME[=VERSION]...: installs what is missing; touches nothing when all is there.
+kop_apt_install() {
+  local missing=() p
+  for p in "$@"; do kop_apt_installed "$p" || missing+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  if [ "$KOP_APT_STALE" = 1 ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit)" ]; then kop_apt_refresh; fi
+  local opts=(-y -q --no-install-recommends --allow-downgrades --allow-change-held-packages -o Dpkg::Options::=--force-confold)
+  if ! apt-get install "${opts[@]}" "${missing[@]}"; then
+    kop_apt_refresh
+    apt-get install "${opts[@]}" "${missing[@]}" || kop_fail "cannot install ${missing[*]}: check that the configured repositories carry these versions"
+  fi
+}
+kop_fetch() {
+  if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 --connect-timeout 20 "$1"
+  elif command -v wget >/dev/null 2>&1; then wget -q -O - "$1"
+  else kop_fail "neither curl nor wget is installed"; fi
+}

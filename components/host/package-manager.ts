@@ -1,0 +1,69 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/**
+ * The package-manager family of a host, as bash snippets. Scripts stay family-neutral
+ * by calling these; adding a dnf family means one more implementation here and in
+ * SUPPORTED_OS.
+ */
+export interface PackageManager {
+  family: "apt";
+  /** Refreshes package indexes (only when older than a run: cheap to call twice). */
+  refresh(): string;
+  /** Installs packages; "name=version" pins exactly. Already-installed packages are left alone. */
+  install(packages: string[]): string;
+  /** Removes packages with their config files; missing packages are fine. */
+  purge(packages: string[]): string;
+  hold(packages: string[]): string;
+  unhold(packages: string[]): string;
+  /** Adds a signed repository: key fetched from keyUrl, source line scoped to that key only. */
+  addRepository(repo: { name: string; url: string; suite: string; components: string[]; keyUrl: string }): string;
+  removeRepository(name: string): string;
+}
+
+export interface SupportedOs {
+  id: string;
+  versions: string[];
+  family: PackageManager["family"];
+  label: string;
+}
+
+export const SUPPORTED_OS: SupportedOs[] = [
+  { id: "debian", versions: ["12"], family: "apt", label: "Debian 12" },
+  { id: "ubuntu", versions: ["22.04", "24.04"], family: "apt", label: "Ubuntu 22.04/24.04" },
+];
+
+const words = (packages: string[]) => packages.map((p) => `'${p}'`).join(" ");
+
+export const apt: PackageManager = {
+  family: "apt",
+  refresh: () => "kop_apt_refresh",
+  install: (packages) => `kop_apt_install ${words(packages)}`,
+  purge: (packages) =>
+    `for p in ${words(packages)}; do if dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then apt-mark unhold "$p" >/dev/null; apt-get purge -y -q "$p"; fi; done`,
+  hold: (packages) => `apt-mark hold ${words(packages)} >/dev/null`,
+  unhold: (packages) => `for p in ${words(packages)}; do if dpkg-query -W "$p" >/dev/null 2>&1; then apt-mark unhold "$p" >/dev/null; fi; done`,
+  addRepository: (repo) => {
+    // apt reads ASCII-armored keys named *.asc directly (apt >= 1.4), so no gpg is needed on the host.
+    const keyring = `/etc/apt/keyrings/${repo.name}.asc`;
+    const line = `deb [signed-by=${keyring}] ${repo.url} ${repo.suite}${repo.components.length ? " " + repo.components.join(" ") : ""}`;
+    return [
+      `kop_fetch '${repo.keyUrl}' >/tmp/kop-${repo.name}.key || kop_fail "cannot download the signing key of the ${repo.name} repository from ${repo.keyUrl}"`,
+      `if kop_put ${keyring} 0644 </tmp/kop-${repo.name}.key; then KOP_APT_STALE=1; fi`,
+      `rm -f /tmp/kop-${repo.name}.key`,
+      `if printf '%s\\n' '${line}' | kop_put /etc/apt/sources.list.d/${repo.name}.list 0644; then KOP_APT_STALE=1; fi`,
+    ].join("\n");
+  },
+  removeRepository: (name) =>
+    `kop_restore /etc/apt/sources.list.d/${name}.list\nkop_restore /etc/apt/keyrings/${name}.asc`,
+};
+
+/** Shell functions the apt snippets rely on. */
+export const APT_FUNCTIONS = fs.readFileSync(path.join(__dirname, "apt.sh"), "utf8").trim();
+
+export function packageManagerFor(family: PackageManager["family"]): PackageManager {
+  switch (family) {
+    case "apt":
+      return apt;
+  }
+}

@@ -1,0 +1,59 @@
+import type { ClusterModel, HostModel } from "../config";
+import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { script } from "../remote/shell";
+import { stepId, type StepSpec } from "../remote/step";
+import { runtimeConfigId } from "../runtime/plan";
+
+export const kubePackagesId = (host: string) => stepId(host, "kube-packages");
+export const KUBE_PACKAGES = ["kubeadm", "kubelet", "kubectl"];
+const REPO = "kubernetes";
+
+/** The per-minor repository: <base>/v1.29/deb/ with a flat "/" suite. */
+export function kubernetesRepository(model: ClusterModel): { url: string; keyUrl: string } {
+  const url = `${model.mirrors.kubernetesPackages.replace(/\/$/, "")}/${model.kubernetes.minorTag}/deb/`;
+  return { url, keyUrl: `${url}Release.key` };
+}
+
+export function renderKubePackages(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
+  const pm = packageManagerFor("apt");
+  const repo = kubernetesRepository(model);
+  const version = model.kubernetes.packageVersion;
+  const body = [
+    APT_FUNCTIONS,
+    pm.addRepository({ name: REPO, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
+    pm.unhold(KUBE_PACKAGES),
+    pm.install(KUBE_PACKAGES.map((p) => `${p}=${version}`)),
+    pm.hold(KUBE_PACKAGES),
+    "systemctl enable kubelet >/dev/null 2>&1",
+    `installed=$(kubeadm version -o short 2>/dev/null || true)`,
+    `[ "$installed" = "v${model.kubernetes.version}" ] || kop_fail "kubeadm reports '$installed', expected v${model.kubernetes.version}"`,
+  ];
+  const deleteBody = [
+    APT_FUNCTIONS,
+    "systemctl disable --now kubelet 2>/dev/null || true",
+    pm.purge([...KUBE_PACKAGES, "cri-tools", "kubernetes-cni"]),
+    pm.removeRepository(REPO),
+  ];
+  return {
+    script: script(`install kubeadm, kubelet and kubectl ${version} on ${host.name}`, body.join("\n")),
+    deleteScript: script(`remove the Kubernetes packages from ${host.name}`, deleteBody.join("\n")),
+  };
+}
+
+export function planKubePackages(model: ClusterModel): StepSpec[] {
+  return model.nodes.map((host) => {
+    const rendered = renderKubePackages(model, host);
+    return {
+      id: kubePackagesId(host.name),
+      host: host.name,
+      layer: "packages",
+      description: `kubeadm, kubelet and kubectl pinned to ${model.kubernetes.packageVersion} and held`,
+      script: rendered.script,
+      deleteScript: rendered.deleteScript,
+      files: [],
+      needs: [runtimeConfigId(host.name)],
+      secrets: [],
+      timeouts: { create: "15m", update: "15m", delete: "10m" },
+    };
+  });
+}

@@ -1,0 +1,29 @@
+import type { ClusterModel } from "./config";
+import { planHosts } from "./host/plan";
+import { planKubePackages } from "./kube-packages/plan";
+import { checkPlan, type ClusterPlan, type StepSpec } from "./remote/step";
+import { planRuntime } from "./runtime/plan";
+
+/** A layer's contribution to the plan: its steps and the secrets its steps produce. */
+export interface LayerPlan {
+  steps: StepSpec[];
+  outputSecrets?: Record<string, string>;
+}
+
+/**
+ * Every remote step of the cluster, in dependency order. Pure: the Pulumi wiring,
+ * the render tool and the benchmarks all read the same plan.
+ */
+export function planCluster(model: ClusterModel): ClusterPlan {
+  const layers: LayerPlan[] = [
+    { steps: planHosts(model) },
+    { steps: planRuntime(model) },
+    { steps: planKubePackages(model) },
+  ];
+  const plan: ClusterPlan = {
+    steps: layers.flatMap((l) => l.steps),
+    outputSecrets: Object.assign({}, ...layers.map((l) => l.outputSecrets ?? {})),
+  };
+  checkPlan(plan);
+  return plan;
+}

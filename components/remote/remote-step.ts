@@ -1,0 +1,82 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as os from "node:os";
+import type { HostModel } from "../config";
+import { commandLine, sha256 } from "./shell";
+import type { StepSpec } from "./step";
+
+export interface ConnectionSettings {
+  /** The secret key from `cluster:sshPrivateKey`, if set. */
+  privateKey?: pulumi.Output<string>;
+  /** Reads a key file named by `privateKeyPath` (injected so tests need no files). */
+  readKeyFile: (path: string) => string;
+}
+
+export function hostConnection(host: HostModel, settings: ConnectionSettings): command.types.input.remote.ConnectionArgs {
+  const privateKey = host.ssh.privateKeyPath
+    ? pulumi.secret(settings.readKeyFile(host.ssh.privateKeyPath.replace(/^~(?=\/)/, os.homedir())))
+    : settings.privateKey;
+  return {
+    host: host.address,
+    port: host.ssh.port,
+    user: host.ssh.user,
+    privateKey,
+    hostKey: host.ssh.hostKey,
+    // The dial is retried (a host may still be booting); a failing script is not.
+    dialErrorLimit: 20,
+    perDialTimeout: 15,
+  };
+}
+
+/** Secret values arrive on stdin as "NAME=base64" lines, in the order the script reads them. */
+export function stdinFor(names: readonly string[], secrets: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Output<string> | undefined {
+  if (names.length === 0) return undefined;
+  const values = names.map((name) => {
+    const value = secrets[name];
+    if (!value) throw new Error(`no secret named "${name}" is defined`);
+    return value;
+  });
+  return pulumi.secret(
+    pulumi.all(values).apply((resolved) => resolved.map((v, i) => `${names[i]}=${Buffer.from(v, "utf8").toString("base64")}\n`).join("")),
+  );
+}
+
+/**
+ * The one place a remote.Command is made. The script is the create AND update command:
+ * scripts converge, so a changed script re-runs in place instead of replacing the step
+ * (whose delete would undo what the new create just did).
+ */
+export function remoteStep(
+  spec: StepSpec,
+  args: {
+    connection: command.types.input.remote.ConnectionArgs;
+    sudo: boolean;
+    secrets: Readonly<Record<string, pulumi.Output<string>>>;
+    dependsOn: pulumi.Resource[];
+    parent: pulumi.Resource;
+    deletedWith?: pulumi.Resource;
+  },
+): command.remote.Command {
+  const run = commandLine(spec.script, args.sudo);
+  const handlesSecrets = spec.secrets.length > 0 || spec.output === "secret";
+  return new command.remote.Command(
+    spec.id,
+    {
+      connection: args.connection,
+      create: run,
+      update: run,
+      delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
+      stdin: stdinFor(spec.secrets, args.secrets),
+      triggers: [sha256(spec.script)],
+      addPreviousOutputInEnv: false,
+      logging: handlesSecrets ? "none" : "stdoutAndStderr",
+    },
+    {
+      parent: args.parent,
+      dependsOn: args.dependsOn,
+      deletedWith: args.deletedWith,
+      additionalSecretOutputs: handlesSecrets ? ["stdout", "stderr"] : [],
+      customTimeouts: spec.timeouts,
+    },
+  );
+}

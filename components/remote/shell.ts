@@ -1,0 +1,74 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Single-quotes a word for bash. */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A file a step places on a host. */
+export interface RenderedFile {
+  path: string;
+  content: string;
+  /** Octal mode, e.g. "0644". */
+  mode: string;
+  /** Content is a secret: it arrives on stdin and never appears in the script. */
+  secret?: { name: string };
+}
+
+/** Shell functions every generated script starts with (see prelude.sh). */
+export const PRELUDE = fs.readFileSync(path.join(__dirname, "prelude.sh"), "utf8");
+
+/** Heredoc delimiter that cannot occur in the content. */
+export function heredocMarker(content: string): string {
+  let marker = `KOP_EOF_${sha256(content).slice(0, 8)}`;
+  while (content.split("\n").includes(marker)) marker += "_";
+  return marker;
+}
+
+/** Bash that writes a file with kop_put; `onChange` runs only when the content changed. */
+export function putFile(file: RenderedFile, onChange = ":"): string {
+  if (file.secret) {
+    const variable = `SECRET_${file.secret.name}`;
+    return `if printf '%s' "$${variable}" | kop_put ${shQuote(file.path)} ${file.mode}; then ${onChange}; fi`;
+  }
+  const body = file.content.endsWith("\n") ? file.content : file.content + "\n";
+  const marker = heredocMarker(body);
+  const strip = file.content.endsWith("\n") ? "" : " # (no trailing newline in the original)";
+  if (strip) {
+    return `if head -c -1 <<'${marker}' | kop_put ${shQuote(file.path)} ${file.mode}; then ${onChange}; fi${strip}\n${body}${marker}`;
+  }
+  return `if kop_put ${shQuote(file.path)} ${file.mode} <<'${marker}'; then ${onChange}; fi\n${body}${marker}`;
+}
+
+/** A complete script: header, prelude, the secrets it reads from stdin, then the body. */
+export function script(description: string, body: string, secrets: readonly string[] = []): string {
+  const readSecrets = secrets.map((name) => `kop_secret ${name}`).join("\n");
+  return [
+    "#!/usr/bin/env bash",
+    `# kubeadm-on-pulumi: ${description}`,
+    "set -euo pipefail",
+    "export DEBIAN_FRONTEND=noninteractive LC_ALL=C",
+    PRELUDE.trim(),
+    readSecrets,
+    body.trim(),
+    "",
+  ]
+    .filter((part) => part !== "")
+    .join("\n");
+}
+
+/**
+ * The command line remote.Command runs: the script travels inside the command (so
+ * `pulumi preview --diff` shows it), stdin stays free for secrets.
+ */
+export function commandLine(scriptText: string, sudo: boolean): string {
+  const marker = heredocMarker(scriptText);
+  const runner = sudo ? "sudo -n bash" : "bash";
+  return `${runner} -c "$(cat <<'${marker}'\n${scriptText}${marker}\n)"`;
+}

@@ -1,0 +1,37 @@
+import { defineConfig } from "vitest/config";
+
+// Three tiers: unit (mocks + renderers checked by real tools), hosts (real test hosts), engine (real pulumi).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts", "test/render/**/*.test.ts"],
+          testTimeout: 60_000,
+          pool: "forks",
+        },
+      },
+      {
+        test: {
+          name: "hosts",
+          include: ["test/hosts/**/*.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+          pool: "forks",
+        },
+      },
+      {
+        test: {
+          name: "engine",
+          include: ["test/engine/**/*.test.ts"],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
+          pool: "forks",
+        },
+      },
+    ],
+  },
+});
