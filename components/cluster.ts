@@ -1,7 +1,7 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
-import type { ClusterModel } from "./config";
+import { ConfigError, type ClusterModel } from "./config";
 import { planCluster } from "./plan";
 import { hostConnection, remoteStep } from "./remote/remote-step";
 import { LAYERS, type LayerName } from "./remote/step";
@@ -24,6 +24,14 @@ const LAYER_TYPES: Record<LayerName, string> = {
   "control-plane": "kop:cluster:ControlPlane",
   workers: "kop:cluster:Workers",
 };
+
+function readPrivateKeyFile(path: string): string {
+  try {
+    return fs.readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError([{ key: "cluster:ssh.privateKeyPath", message: `cannot read the SSH key ${path}: ${(e as Error).message}` }]);
+  }
+}
 
 /** One layer of the graph: a grouping that `pulumi preview` shows as a tree node. */
 export class Layer extends pulumi.ComponentResource {
@@ -48,7 +56,7 @@ export class Cluster extends pulumi.ComponentResource {
 
     const layers = Object.fromEntries(LAYERS.map((layer) => [layer, new Layer(layer, { parent: this })])) as Record<LayerName, Layer>;
     const secrets: Record<string, pulumi.Output<string>> = clusterSecrets(model, this);
-    const readKeyFile = args.readKeyFile ?? ((path: string) => fs.readFileSync(path, "utf8"));
+    const readKeyFile = args.readKeyFile ?? readPrivateKeyFile;
     const connections = new Map(model.hosts.map((h) => [h.name, hostConnection(h, { privateKey: args.sshPrivateKey, readKeyFile })]));
     const hosts = new Map(model.hosts.map((h) => [h.name, h]));
     const producers = new Map(Object.entries(plan.outputSecrets).map(([secret, step]) => [step, secret]));

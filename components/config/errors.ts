@@ -40,6 +40,9 @@ export class ProblemList {
 
 /** Closest known word, for "did you mean" hints on typos. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase()));
+  if (lower.length >= 3 && prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {

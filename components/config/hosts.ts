@@ -4,17 +4,30 @@ import { hostOrAddress, ipv4, labelKey, labelValue, nodeName, port } from "./fie
 export const ROLES = ["control-plane", "worker", "etcd", "load-balancer"] as const;
 export type Role = (typeof ROLES)[number];
 
-export const sshSchema = z.strictObject({
+const sshFields = {
   /** Login user; anything but root runs every step through `sudo -n`. */
-  user: z.string().min(1).default("root"),
-  port: port().default(22),
+  user: z.string().min(1),
+  port: port(),
   /** Path of a private key file on the machine that runs pulumi. Alternative: the secret `cluster:sshPrivateKey`. */
-  privateKeyPath: z.string().min(1).optional(),
-  /** Pin the host key ("ssh-ed25519 AAAA..."); the first connection of every step is refused when it differs. */
-  hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$/, "is not an OpenSSH public host key line").optional(),
+  privateKeyPath: z.string().min(1),
+  /** Pin the host key ("ssh-ed25519 AAAA..."): connections to a host presenting another key are refused. */
+  hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$/, "is not an OpenSSH public host key line"),
+};
+
+export const sshSchema = z.strictObject({
+  user: sshFields.user.default("root"),
+  port: sshFields.port.default(22),
+  privateKeyPath: sshFields.privateKeyPath.optional(),
+  hostKey: sshFields.hostKey.optional(),
 });
 
-const hostSshSchema = sshSchema.partial();
+/** Per-host overrides: no defaults of their own, so unset keys fall back to cluster:ssh. */
+const hostSshSchema = z.strictObject({
+  user: sshFields.user.optional(),
+  port: sshFields.port.optional(),
+  privateKeyPath: sshFields.privateKeyPath.optional(),
+  hostKey: sshFields.hostKey.optional(),
+});
 
 export const taintSchema = z.strictObject({
   key: labelKey(),

@@ -66,13 +66,14 @@ export function chronySourcesFile(model: ClusterModel): RenderedFile | undefined
 }
 
 function preflight(model: ClusterModel, host: HostModel): string {
-  const supported = SUPPORTED_OS.map((os) => os.versions.map((v) => `${os.id}:${v}`).join(" ")).join(" ");
+  const supported = SUPPORTED_OS.flatMap((os) => os.versions.map((v) => `${os.id}:${v}`)).join("|");
   const labels = SUPPORTED_OS.map((os) => os.label).join(", ");
   const lines = [
     "# --- preflight: fail before changing anything",
     "[ -r /etc/os-release ] || kop_fail 'unsupported OS: /etc/os-release is missing'",
+    "# shellcheck source=/dev/null",
     ". /etc/os-release",
-    `case " ${supported} " in *" \${ID:-}:\${VERSION_ID:-} "*) ;; *) kop_fail "unsupported OS: \${PRETTY_NAME:-unknown} (supported: ${labels})" ;; esac`,
+    `case "\${ID:-}:\${VERSION_ID:-}" in ${supported}) ;; *) kop_fail "unsupported OS: \${PRETTY_NAME:-unknown} (supported: ${labels})" ;; esac`,
     "command -v apt-get >/dev/null || kop_fail 'apt-get not found: only apt-based systems are supported'",
     "command -v systemctl >/dev/null || kop_fail 'systemd is required'",
     `[ -n "$(ip -4 route show default 2>/dev/null)" ] || kop_fail 'no default route: kubelet and kube-proxy pick the node address from the default-route interface; add a default route'`,

@@ -50,7 +50,7 @@ function installPackages(model: ClusterModel): { packages: string[]; install: st
   const names = packages.map((p) => p.split("=")[0]);
   return {
     packages,
-    install: [". /etc/os-release", repo, pm.install(packages)].filter(Boolean).join("\n"),
+    install: ["# shellcheck source=/dev/null", ". /etc/os-release", repo, pm.install(packages)].filter(Boolean).join("\n"),
     purge: [
       model.runtime.kind === "docker" ? "systemctl disable --now docker.socket docker.service 2>/dev/null || true" : "",
       "systemctl disable --now containerd.service 2>/dev/null || true",
@@ -126,7 +126,8 @@ function renderConfig(model: ClusterModel, host: HostModel): { script: string; d
     const wanted = registryHostsFiles(model).map((f) => f.path);
     body.push(
       "# Registry hosts files from earlier runs that are no longer configured go away.",
-      `if [ -f ${REGISTRY_MANIFEST} ]; then while read -r old; do case " ${wanted.join(" ")} " in *" $old "*) ;; *) kop_restore "$old"; rmdir "$(dirname "$old")" 2>/dev/null || true ;; esac; done <${REGISTRY_MANIFEST}; fi`,
+      `wanted=${shQuote(` ${wanted.join(" ")} `)}`,
+      `if [ -f ${REGISTRY_MANIFEST} ]; then while read -r old; do case "$wanted" in *" $old "*) ;; *) kop_restore "$old"; rmdir "$(dirname "$old")" 2>/dev/null || true ;; esac; done <${REGISTRY_MANIFEST}; fi`,
       `printf '%s\\n' ${wanted.map(shQuote).join(" ") || "''"} | grep -v '^$' >${REGISTRY_MANIFEST}.new || true`,
       `mv -f ${REGISTRY_MANIFEST}.new ${REGISTRY_MANIFEST}`,
     );

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages the test tiers use: the real tools that check rendered files (render tier)
+# and the systemd-nspawn test-host machinery (hosts tier). Idempotent.
+set -euo pipefail
+packages=(
+  shellcheck containerd haproxy keepalived etcd-server etcd-client openssl
+  systemd-container debootstrap openssh-client iptables iproute2 dpkg-dev apt-utils gnupg python3 curl util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# haproxy/keepalived/etcd packages start services where systemd runs; the tests only need the binaries.
+echo "test dependencies present: ${packages[*]}"

@@ -1,0 +1,35 @@
+/**
+ * npm run render -- <stack> <outdir>
+ * Writes every file and script the stack would place on each host, without the Pulumi engine.
+ */
+import * as fs from "node:fs";
+import { ConfigError, loadStackFile } from "../components/config";
+import { renderPlan } from "./lib/render-plan";
+
+function main(argv: string[]): number {
+  const [stack, outDir] = argv;
+  if (!stack || !outDir) {
+    console.error("usage: npm run render -- <stack> <outdir>   (stack: a stacks/Pulumi.<stack>.yaml)");
+    return 2;
+  }
+  let model;
+  try {
+    model = loadStackFile(stack);
+  } catch (e) {
+    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === "ENOENT") {
+      console.error((e as Error).message);
+      return 1;
+    }
+    throw e;
+  }
+  fs.rmSync(outDir, { recursive: true, force: true });
+  const manifest = renderPlan(model, outDir);
+  const hosts = new Set(manifest.map((e) => e.host));
+  const count = (kind: string) => manifest.filter((e) => e.kind === kind).length;
+  console.log(
+    `rendered ${stack}: ${hosts.size} hosts, ${count("script")} steps, ${count("delete-script")} delete scripts, ${count("file")} files -> ${outDir} (manifest.json lists them)`,
+  );
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,48 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadStackFile } from "../../components/config";
+import { renderPlan } from "../../scripts/lib/render-plan";
+import { requireTool, run } from "../support/tools";
+
+const STACKS = fs
+  .readdirSync(path.join(__dirname, "..", "..", "stacks"))
+  .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+  .filter((s): s is string => s !== undefined);
+
+describe("every rendered script passes shellcheck", () => {
+  const shellcheck = requireTool("shellcheck", "shellcheck");
+  it("finds the example stacks", () => expect(STACKS).toEqual(expect.arrayContaining(["dev", "prod", "china"])));
+
+  for (const stack of STACKS) {
+    it(`stack ${stack}`, () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), `kop-render-${stack}-`));
+      const manifest = renderPlan(loadStackFile(stack), out);
+      const scripts = manifest.filter((e) => e.kind !== "file").map((e) => path.join(out, e.output));
+      expect(scripts.length).toBeGreaterThan(0);
+      // One shellcheck call per batch keeps this fast; its output names each failing file and line.
+      for (let i = 0; i < scripts.length; i += 50) {
+        const result = run(shellcheck, ["-s", "bash", "-f", "gcc", ...scripts.slice(i, i + 50)]);
+        expect(result.stdout + result.stderr, "shellcheck findings").toBe("");
+        expect(result.code).toBe(0);
+      }
+      fs.rmSync(out, { recursive: true, force: true });
+    });
+  }
+});
+
+describe("render tool", () => {
+  it("writes scripts, delete scripts, files and a manifest per host", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "kop-render-"));
+    renderPlan(loadStackFile("china"), out);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8"));
+    expect(manifest.cluster).toBe("guide");
+    const hosts = new Set(manifest.entries.map((e: { host: string }) => e.host));
+    expect([...hosts].sort()).toEqual(["k8s-master1", "k8s-master2", "k8s-master3", "k8s-node1", "k8s-node2"]);
+    const config = fs.readFileSync(path.join(out, "k8s-node1/files/etc/containerd/config.toml"), "utf8");
+    expect(config).toContain('sandbox_image = "registry.aliyuncs.com/google_containers/pause:3.9"');
+    for (const entry of manifest.entries) expect(fs.existsSync(path.join(out, entry.output)), entry.output).toBe(true);
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,290 @@
+import { describe, expect, it } from "vitest";
+import { loadStackFile } from "../../components/config";
+import { devSection, haSection, model, problemsOf } from "./fixtures";
+
+describe("config: defaults", () => {
+  it("fills every default of a minimal stack", () => {
+    const m = model(devSection());
+    expect(m.name).toBe("test");
+    expect(m.kubernetes.podSubnet).toBe("10.244.0.0/16");
+    expect(m.kubernetes.serviceSubnet).toBe("10.96.0.0/12");
+    expect(m.kubernetes.clusterDns).toBe("10.96.0.10");
+    expect(m.kubernetes.dnsDomain).toBe("cluster.local");
+    expect(m.kubernetes.kubeProxyMode).toBe("iptables");
+    expect(m.kubernetes.packageVersion).toBe("1.29.13-1.1");
+    expect(m.kubernetes.minorTag).toBe("v1.29");
+    expect(m.kubernetes.kubeadmApiVersion).toBe("kubeadm.k8s.io/v1beta3");
+    expect(m.endpoint).toEqual({ host: "10.0.0.11", port: 6443, address: "10.0.0.11", isName: false });
+    expect(m.runtime.kind).toBe("containerd");
+    expect(m.runtime.criSocket).toBe("unix:///run/containerd/containerd.sock");
+    expect(m.mirrors.imageRepository).toBe("registry.k8s.io");
+    expect(m.mirrors.sandboxImage).toBe("registry.k8s.io/pause:3.9");
+    expect(m.mirrors.kubernetesPackages).toBe("https://pkgs.k8s.io/core:/stable:");
+    expect(m.etcd.topology).toBe("stacked");
+    expect(m.etcdMembers).toEqual([]);
+    expect(m.loadBalancer.enabled).toBe(false);
+    expect(m.addons.cni.plugin).toBe("flannel");
+    expect(m.addons.cni.flannel.backend).toBe("vxlan");
+    expect(m.hosts[0].ssh).toEqual({ user: "root", port: 22 });
+    expect(m.controlPlanes.map((h) => h.name)).toEqual(["cp1"]);
+    expect(m.workers.map((h) => h.name)).toEqual(["w1"]);
+  });
+
+  it("chooses the kubeadm API version by Kubernetes minor", () => {
+    const at = (version: string) => model({ ...devSection(), kubernetes: { version } }).kubernetes.kubeadmApiVersion;
+    expect(at("1.30.9")).toBe("kubeadm.k8s.io/v1beta3");
+    expect(at("1.31.0")).toBe("kubeadm.k8s.io/v1beta4");
+  });
+
+  it("derives the endpoint from the VIP and the balancer port", () => {
+    const m = model(haSection());
+    expect(m.endpoint).toEqual({ host: "k8s-api.test", port: 6443, address: "10.0.0.100", isName: true });
+    const colocated = haSection(1);
+    colocated.hosts = colocated.hosts.filter((h: any) => !h.roles.includes("load-balancer"));
+    colocated.loadBalancer = { mode: "colocated", vip: "10.0.0.100" };
+    const c = model(colocated);
+    expect(c.endpoint.port).toBe(8443);
+    expect(c.loadBalancers.map((h) => h.name)).toEqual(["cp1", "cp2", "cp3"]);
+  });
+
+  it("merges per-host SSH settings over the defaults", () => {
+    const section = devSection();
+    section.ssh = { user: "ops", privateKeyPath: "/keys/a" };
+    section.hosts[1].ssh = { port: 2222 };
+    const m = model(section);
+    expect(m.hosts[0].ssh).toEqual({ user: "ops", port: 22, privateKeyPath: "/keys/a" });
+    expect(m.hosts[1].ssh).toEqual({ user: "ops", port: 2222, privateKeyPath: "/keys/a" });
+  });
+
+  it("loads every example stack", () => {
+    for (const stack of ["dev", "prod", "china"]) expect(loadStackFile(stack).hosts.length).toBeGreaterThan(0);
+    const china = loadStackFile("china");
+    expect(china.kubernetes.version).toBe("1.29.13");
+    expect(china.mirrors.imageRepository).toBe("registry.aliyuncs.com/google_containers");
+    expect(china.mirrors.sandboxImage).toBe("registry.aliyuncs.com/google_containers/pause:3.9");
+    expect(china.kubernetes.kubeProxyMode).toBe("ipvs");
+    expect(china.kubernetes.podSubnet).toBe("10.244.0.0/16");
+  });
+});
+
+describe("config: validation names the key and the problem", () => {
+  const mutate = (change: (s: Record<string, any>) => void, base = devSection) => {
+    const s = base();
+    change(s);
+    return problemsOf(s);
+  };
+
+  it("duplicate host names and addresses", () => {
+    expect(
+      mutate((s) => {
+        s.hosts[1].name = "cp1";
+        s.hosts[1].address = "10.0.0.11";
+      }),
+    ).toEqual([
+      'cluster:hosts[1].name: "cp1" is already the name of hosts[0]',
+      'cluster:hosts[1].address: "10.0.0.11" is already the address of hosts[0]',
+    ]);
+  });
+
+  it("invalid addresses and CIDRs", () => {
+    expect(
+      mutate((s) => {
+        s.hosts[0].internalAddress = "10.0.0.300";
+        s.kubernetes.podSubnet = "10.244.0.0/33";
+        s.kubernetes.serviceSubnet = "10.96.1.0/12";
+      }),
+    ).toEqual([
+      'cluster:kubernetes.podSubnet: "10.244.0.0/33" is not a valid IPv4 CIDR (network/prefix with no host bits set)',
+      'cluster:kubernetes.serviceSubnet: "10.96.1.0/12" is not a valid IPv4 CIDR (network/prefix with no host bits set)',
+      'cluster:hosts[0].internalAddress: "10.0.0.300" is not a valid IPv4 address',
+    ]);
+  });
+
+  it("pod, service and host networks overlapping", () => {
+    expect(
+      mutate((s) => {
+        s.kubernetes.podSubnet = "10.96.0.0/16";
+        s.kubernetes.nodeSubnets = ["10.0.0.0/8"];
+      }),
+    ).toEqual([
+      "cluster:kubernetes.serviceSubnet: 10.96.0.0/12 overlaps the pod network 10.96.0.0/16",
+      "cluster:kubernetes.nodeSubnets[0]: 10.0.0.0/8 overlaps the pod network 10.96.0.0/16",
+      "cluster:kubernetes.nodeSubnets[0]: 10.0.0.0/8 overlaps the service network 10.96.0.0/12",
+    ]);
+    expect(mutate((s) => (s.hosts[1].address = "10.244.3.4"))).toEqual([
+      "cluster:hosts[1].address: 10.244.3.4 lies inside cluster:kubernetes.podSubnet 10.244.0.0/16; host, pod and service networks must not overlap",
+    ]);
+  });
+
+  it("service network too small for the DNS address", () => {
+    expect(mutate((s) => (s.kubernetes.serviceSubnet = "10.96.0.0/29"))).toEqual([
+      "cluster:kubernetes.serviceSubnet: 10.96.0.0/29 is too small: the cluster DNS service takes its 10th address",
+    ]);
+  });
+
+  it("even or zero etcd members, with the reason", () => {
+    const external = () => {
+      const s = haSection(1);
+      s.etcd = { topology: "external" };
+      return s;
+    };
+    expect(mutate(() => {}, external)).toEqual(['cluster:etcd.topology: is "external" but no host has the etcd role']);
+    expect(
+      mutate((s) => {
+        s.hosts.push({ name: "e1", address: "10.0.0.31", roles: ["etcd"] }, { name: "e2", address: "10.0.0.32", roles: ["etcd"] });
+      }, external),
+    ).toEqual([
+      "cluster:hosts: 2 hosts have the etcd role: etcd needs a majority (n/2+1) of its members to work, so 2 members tolerate 0 failure(s), no more than 1 would, while adding one more machine that can fail; use 1, 3, 5 or 7",
+    ]);
+    expect(mutate((s) => s.hosts.splice(4, 1), () => haSection(1))).toEqual([
+      "cluster:hosts: 2 control planes with stacked etcd: etcd needs a majority (n/2+1) of its members to work, so 2 members tolerate 0 failure(s), no more than 1 would, while adding one more machine that can fail; use 1, 3, 5 or 7",
+    ]);
+  });
+
+  it("the etcd role needs the external topology", () => {
+    expect(mutate((s) => s.hosts.push({ name: "e1", address: "10.0.0.31", roles: ["etcd"] }))).toEqual([
+      'cluster:hosts[2].roles: the etcd role needs cluster:etcd.topology "external"; with stacked etcd the control planes run it',
+    ]);
+  });
+
+  it("HA control plane without an endpoint", () => {
+    const s = haSection(1);
+    delete s.controlPlaneEndpoint;
+    s.loadBalancer = { mode: "none" };
+    s.hosts = s.hosts.filter((h: any) => !h.roles.includes("load-balancer"));
+    expect(problemsOf(s)).toEqual([
+      "cluster:controlPlaneEndpoint.host: required with 3 control planes: joins and clients need one address that survives the loss of a control plane (or set cluster:loadBalancer)",
+    ]);
+  });
+
+  it("a VIP that is also a host address", () => {
+    expect(mutate((s) => (s.loadBalancer.vip = "10.0.0.12"), () => haSection(1))).toEqual([
+      'cluster:loadBalancer.vip: 10.0.0.12 is the address of hosts[3] ("cp2"); the VIP must be a free address',
+    ]);
+  });
+
+  it("Kubernetes version outside the supported range", () => {
+    expect(mutate((s) => (s.kubernetes.version = "1.27.3"))).toEqual([
+      "cluster:kubernetes.version: 1.27.3 is outside the supported range 1.28.0 - 1.34.x",
+    ]);
+    expect(mutate((s) => (s.kubernetes.version = "v1.29.1"))).toEqual([
+      'cluster:kubernetes.version: "v1.29.1" is not a version like 1.29.13 (no leading "v")',
+    ]);
+  });
+
+  it("worker-only cluster", () => {
+    expect(mutate((s) => (s.hosts[0].roles = ["worker"]))).toEqual([
+      "cluster:hosts: no host has the control-plane role: a cluster needs at least one (a worker-only cluster cannot be bootstrapped)",
+    ]);
+  });
+
+  it("unknown keys, with a hint for typos", () => {
+    expect(
+      mutate((s) => {
+        s.hosts[0].adress = "x";
+        s.kubernets = {};
+        s.mirrors = { imageRepo: "a" };
+      }),
+    ).toEqual([
+      'cluster:hosts[0].adress: unknown key (did you mean "address"?)',
+      'cluster:mirrors.imageRepo: unknown key (did you mean "imageRepository"?)',
+      'cluster:kubernets: unknown key (did you mean "kubernetes"?)',
+    ]);
+  });
+
+  it("wrong types, missing keys and bad enum values", () => {
+    expect(
+      mutate((s) => {
+        delete s.kubernetes.version;
+        s.hosts[1].roles = ["master"];
+        s.ssh = { port: "22" };
+      }),
+    ).toEqual([
+      "cluster:kubernetes.version: expected string, it is missing",
+      "cluster:ssh.port: expected number, received string",
+      'cluster:hosts[1].roles[0]: must be one of "control-plane", "worker", "etcd", "load-balancer"',
+    ]);
+  });
+
+  it("reports every problem at once", () => {
+    const problems = mutate((s) => {
+      s.hosts[1].name = "cp1";
+      s.kubernetes.version = "1.20.0";
+      s.kubernetes.serviceSubnet = "10.244.0.0/16";
+    });
+    expect(problems).toHaveLength(3);
+  });
+
+  it("load balancer rules", () => {
+    expect(mutate((s) => (s.loadBalancer = { mode: "dedicated" }), () => haSection(1))).toEqual([
+      'cluster:loadBalancer.vip: required when cluster:loadBalancer.mode is "dedicated"',
+    ]);
+    expect(mutate((s) => s.hosts.splice(1, 1), () => haSection(1))).toEqual([
+      'cluster:hosts: cluster:loadBalancer.mode "dedicated" needs at least 2 hosts with the load-balancer role (found 1); one balancer is a single point of failure',
+    ]);
+    expect(mutate((s) => (s.hosts[0].roles = ["load-balancer", "control-plane"]), () => haSection(1))).toEqual([
+      "cluster:hosts: 4 control planes with stacked etcd: etcd needs a majority (n/2+1) of its members to work, so 4 members tolerate 1 failure(s), no more than 3 would, while adding one more machine that can fail; use 1, 3, 5 or 7",
+      'cluster:hosts[0].roles: a dedicated load balancer cannot also be a control plane; use cluster:loadBalancer.mode "colocated" instead',
+    ]);
+    expect(mutate((s) => (s.loadBalancer = { mode: "none", vip: "10.0.0.100" }))).toEqual([
+      'cluster:loadBalancer.vip: is set but cluster:loadBalancer.mode is "none"; set the mode to dedicated or colocated',
+    ]);
+    expect(
+      mutate(
+        (s) => {
+          s.hosts = s.hosts.filter((h: any) => !h.roles.includes("load-balancer"));
+          s.loadBalancer = { mode: "colocated", vip: "10.0.0.100", port: 6443 };
+        },
+        () => haSection(1),
+      ),
+    ).toEqual([
+      "cluster:loadBalancer.port: 6443 is the API server's own port on the control planes; a colocated HAProxy needs another one (e.g. 8443)",
+    ]);
+    expect(mutate((s) => (s.controlPlaneEndpoint.host = "10.0.0.99"), () => haSection(1))).toEqual([
+      "cluster:controlPlaneEndpoint.host: 10.0.0.99 is an address other than the VIP 10.0.0.100; use the VIP or a DNS name that resolves to it",
+    ]);
+  });
+
+  it("host rules: DNS-name addresses, labels on non-nodes, roles", () => {
+    expect(mutate((s) => (s.hosts[1].address = "w1.example.com"))).toEqual([
+      'cluster:hosts[1].internalAddress: required because address "w1.example.com" is a DNS name: cluster members talk over IPv4 addresses',
+    ]);
+    expect(mutate((s) => (s.hosts[0].labels = { a: "b" }), () => haSection(1))).toEqual([
+      "cluster:hosts[0]: labels and taints apply to Kubernetes nodes only; this host has neither the control-plane nor the worker role",
+    ]);
+    expect(mutate((s) => (s.hosts[1].roles = []))).toEqual([
+      "cluster:hosts[1].roles: a host needs at least one role (control-plane, worker, etcd, load-balancer)",
+    ]);
+    expect(mutate((s) => (s.hosts[1].name = "Worker_1"))).toEqual([
+      'cluster:hosts[1].name: "Worker_1" is not a valid node name (lower-case letters, digits, \'-\' and \'.\', starting and ending with a letter or digit)',
+    ]);
+  });
+
+  it("add-on rules", () => {
+    expect(mutate((s) => (s.addons = { metallb: { enabled: true } }))).toEqual([
+      "cluster:addons.metallb.addresses: list at least one address range when MetalLB is enabled",
+    ]);
+    expect(mutate((s) => (s.addons = { ingressNginx: { enabled: true, mode: "loadBalancer" } }))).toEqual([
+      'cluster:addons.ingressNginx.mode: "loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb',
+    ]);
+    expect(mutate((s) => (s.addons = { storage: { provisioner: "nfs" } }))).toEqual([
+      'cluster:addons.storage.nfs.server: required when cluster:addons.storage.provisioner is "nfs"',
+      'cluster:addons.storage.nfs.path: required when cluster:addons.storage.provisioner is "nfs"',
+    ]);
+    expect(mutate((s) => (s.addons = { storage: { provisioner: "none" }, logging: { enabled: true } }))).toEqual([
+      'cluster:addons.storage.provisioner: "none" leaves the logging/monitoring volumes unbound: choose local-path or nfs, or name an existing storageClass',
+    ]);
+  });
+
+  it("mirror values", () => {
+    expect(
+      mutate((s) => {
+        s.mirrors = { imageRepository: "https://registry.example.com", kubernetesPackages: "ftp://x", registryMirrors: { "docker.io": [] } };
+      }),
+    ).toEqual([
+      'cluster:mirrors.kubernetesPackages: "ftp://x" is not an http(s) URL',
+      'cluster:mirrors.imageRepository: "https://registry.example.com" is not a registry reference (host[:port][/path], no scheme)',
+      "cluster:mirrors.registryMirrors.docker.io: list at least one mirror URL",
+    ]);
+  });
+});
