@@ -17,6 +17,13 @@ kop_apt_install() {
   local missing=() p
   for p in "$@"; do kop_apt_installed "$p" || missing+=("$p"); done
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  # What this step adds is recorded so its delete removes exactly that (see kop_apt_purge_recorded).
+  if [ -n "${KOP_PACKAGE_RECORD:-}" ]; then
+    mkdir -p "$(dirname "$KOP_PACKAGE_RECORD")"
+    for p in "${missing[@]}"; do
+      grep -qxF "${p%%=*}" "$KOP_PACKAGE_RECORD" 2>/dev/null || printf '%s\n' "${p%%=*}" >>"$KOP_PACKAGE_RECORD"
+    done
+  fi
   if [ "$KOP_APT_STALE" = 1 ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit)" ]; then kop_apt_refresh; fi
   local opts=(-y -q --no-install-recommends --allow-downgrades --allow-change-held-packages -o Dpkg::Options::=--force-confold)
   if ! apt-get install "${opts[@]}" "${missing[@]}"; then
@@ -28,4 +35,19 @@ kop_fetch() {
   if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 --connect-timeout 20 "$1"
   elif command -v wget >/dev/null 2>&1; then wget -q -O - "$1"
   else kop_fail "neither curl nor wget is installed"; fi
+}
+
+# kop_apt_purge_recorded FILE: purges the packages a step installed (and the dependencies
+# that came only with them); packages the host had before are left alone.
+kop_apt_purge_recorded() {
+  local record=$1 installed=() p
+  [ -f "$record" ] || return 0
+  while read -r p; do
+    if [ -n "$p" ] && kop_apt_installed "$p"; then installed+=("$p"); fi
+  done <"$record"
+  if [ ${#installed[@]} -gt 0 ]; then
+    apt-mark unhold "${installed[@]}" >/dev/null
+    apt-get purge -y -q --auto-remove "${installed[@]}" || kop_fail "cannot remove ${installed[*]}"
+  fi
+  rm -f "$record"
 }

@@ -10,8 +10,13 @@ export interface PackageManager {
   family: "apt";
   /** Refreshes package indexes (only when older than a run: cheap to call twice). */
   refresh(): string;
-  /** Installs packages; "name=version" pins exactly. Already-installed packages are left alone. */
-  install(packages: string[]): string;
+  /**
+   * Installs packages; "name=version" pins exactly. Already-installed packages are left alone.
+   * With `record`, the packages this call adds are remembered under that name for purgeRecorded.
+   */
+  install(packages: string[], record?: string): string;
+  /** Removes exactly what install(..., record) added, with dependencies nothing else needs. */
+  purgeRecorded(record: string): string;
   /** Removes packages with their config files; missing packages are fine. */
   purge(packages: string[]): string;
   hold(packages: string[]): string;
@@ -33,12 +38,17 @@ export const SUPPORTED_OS: SupportedOs[] = [
   { id: "ubuntu", versions: ["22.04", "24.04"], family: "apt", label: "Ubuntu 22.04/24.04" },
 ];
 
+/** Where each step records the packages it added. */
+export const PACKAGE_RECORDS = "/var/lib/kubeadm-on-pulumi/packages";
+
 const words = (packages: string[]) => packages.map((p) => `'${p}'`).join(" ");
 
 export const apt: PackageManager = {
   family: "apt",
   refresh: () => "kop_apt_refresh",
-  install: (packages) => `kop_apt_install ${words(packages)}`,
+  install: (packages, record) =>
+    `${record ? `KOP_PACKAGE_RECORD=${PACKAGE_RECORDS}/${record} ` : ""}kop_apt_install ${words(packages)}`,
+  purgeRecorded: (record) => `kop_apt_purge_recorded ${PACKAGE_RECORDS}/${record}`,
   purge: (packages) =>
     `for p in ${words(packages)}; do if dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then apt-mark unhold "$p" >/dev/null; apt-get purge -y -q "$p"; fi; done`,
   hold: (packages) => `apt-mark hold ${words(packages)} >/dev/null`,

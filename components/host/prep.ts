@@ -152,7 +152,7 @@ export function renderOsPrep(model: ClusterModel, host: HostModel): { script: st
     sysctl ? putFile(sysctl) : "",
     applySysctls(sysctls(model, host)),
     "# --- packages every host needs",
-    pm.install(packages),
+    pm.install(packages, "os-prep"),
     "# --- time synchronisation",
     chrony ? putFile(chrony, "systemctl restart chrony 2>/dev/null || true") : "",
     String.raw`systemctl enable chrony >/dev/null 2>&1 || true
@@ -180,8 +180,9 @@ if [ -e /etc/fstab.kop-orig ]; then kop_restore /etc/fstab; swapon -a 2>/dev/nul
     chrony ? "systemctl restart chrony 2>/dev/null || true" : "",
     "if [ -e /etc/hostname.kop-orig ]; then kop_restore /etc/hostname; hostname \"$(cat /etc/hostname)\" 2>/dev/null || true; fi",
     "rm -f /etc/hostname.kop-created",
-    `rmdir ${STATE_DIR} 2>/dev/null || true`,
-    "# Packages (chrony, conntrack, ...) stay: they are harmless and other software may rely on them.",
+    APT_FUNCTIONS,
+    pm.purgeRecorded("os-prep"),
+    `rmdir ${STATE_DIR}/packages ${STATE_DIR} 2>/dev/null || true`,
   ];
 
   return {

@@ -22,16 +22,16 @@ export function renderKubePackages(model: ClusterModel, host: HostModel): { scri
     APT_FUNCTIONS,
     pm.addRepository({ name: REPO, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
     pm.unhold(KUBE_PACKAGES),
-    pm.install(KUBE_PACKAGES.map((p) => `${p}=${version}`)),
+    pm.install(KUBE_PACKAGES.map((p) => `${p}=${version}`), "kube-packages"),
     pm.hold(KUBE_PACKAGES),
     "systemctl enable kubelet >/dev/null 2>&1",
-    `installed=$(kubeadm version -o short 2>/dev/null || true)`,
-    `[ "$installed" = "v${model.kubernetes.version}" ] || kop_fail "kubeadm reports '$installed', expected v${model.kubernetes.version}"`,
+    `kubeadm_version=$(kubeadm version -o short 2>/dev/null || true)`,
+    `[ "$kubeadm_version" = "v${model.kubernetes.version}" ] || kop_fail "kubeadm reports '$kubeadm_version', expected v${model.kubernetes.version}"`,
   ];
   const deleteBody = [
     APT_FUNCTIONS,
     "systemctl disable --now kubelet 2>/dev/null || true",
-    pm.purge([...KUBE_PACKAGES, "cri-tools", "kubernetes-cni"]),
+    pm.purgeRecorded("kube-packages"),
     pm.removeRepository(REPO),
   ];
   return {

@@ -47,14 +47,13 @@ function installPackages(model: ClusterModel): { packages: string[]; install: st
   } else {
     packages = ["containerd", "runc"];
   }
-  const names = packages.map((p) => p.split("=")[0]);
   return {
     packages,
-    install: ["# shellcheck source=/dev/null", ". /etc/os-release", repo, pm.install(packages)].filter(Boolean).join("\n"),
+    install: ["# shellcheck source=/dev/null", ". /etc/os-release", repo, pm.install(packages, "runtime")].filter(Boolean).join("\n"),
     purge: [
       model.runtime.kind === "docker" ? "systemctl disable --now docker.socket docker.service 2>/dev/null || true" : "",
       "systemctl disable --now containerd.service 2>/dev/null || true",
-      pm.purge(names),
+      pm.purgeRecorded("runtime"),
       repo ? pm.removeRepository(DOCKER_REPO) : "",
     ]
       .filter(Boolean)
