@@ -1,6 +1,7 @@
 import type { ClusterModel } from "./config";
 import { planHosts } from "./host/plan";
 import { planKubePackages } from "./kube-packages/plan";
+import { planLoadBalancer } from "./load-balancer/plan";
 import { checkPlan, type ClusterPlan, type StepSpec } from "./remote/step";
 import { planRuntime } from "./runtime/plan";
 
@@ -19,6 +20,7 @@ export function planCluster(model: ClusterModel): ClusterPlan {
     { steps: planHosts(model) },
     { steps: planRuntime(model) },
     { steps: planKubePackages(model) },
+    { steps: planLoadBalancer(model) },
   ];
   const plan: ClusterPlan = {
     steps: layers.flatMap((l) => l.steps),

@@ -18,6 +18,11 @@ export const loadBalancerSchema = z.strictObject({
   port: port().optional(),
   /** VRRP advertisement interval in seconds. */
   advertIntervalSeconds: z.number().int().min(1).max(255).default(1),
+  /**
+   * HAProxy's own liveness endpoint (http://127.0.0.1:PORT/healthz, never reachable from outside):
+   * keepalived polls it so the VIP leaves a balancer whose HAProxy is down, not only a dead host.
+   */
+  healthCheckPort: port().default(8405),
   /** HAProxy stats page, bound to 127.0.0.1 only. */
   stats: z.strictObject({ enabled: z.boolean().default(false), port: port().default(8404) }).prefault({}),
 });

@@ -107,6 +107,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
 
   // Load balancer and endpoint.
   const lb = cfg.loadBalancer;
+  const endpoint = cfg.controlPlaneEndpoint;
   const lbPort = lb.port ?? (lb.mode === "colocated" ? 8443 : 6443);
   if (lb.mode === "none") {
     balancers.forEach(({ i }) => problems.add(["hosts", i, "roles"], 'the load-balancer role needs cluster:loadBalancer.mode "dedicated"'));
@@ -129,6 +130,25 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
         problems.add(["loadBalancer", "port"], `${lbPort} is the API server's own port on the control planes; a colocated HAProxy needs another one (e.g. 8443)`);
       }
     }
+    const localPorts: Array<[string[], number, string]> = [
+      [["loadBalancer", "healthCheckPort"], lb.healthCheckPort, "cluster:loadBalancer.healthCheckPort"],
+      ...(lb.stats.enabled ? [[["loadBalancer", "stats", "port"], lb.stats.port, "cluster:loadBalancer.stats.port"] as [string[], number, string]] : []),
+    ];
+    const taken = new Map<number, string>([[lbPort, lb.port === undefined ? `the frontend port (default ${lbPort})` : "cluster:loadBalancer.port"]]);
+    for (const [path, value, name] of localPorts) {
+      const first = taken.get(value);
+      if (first !== undefined) problems.add(path, `${value} is already ${first}; HAProxy cannot bind one port twice`);
+      else taken.set(value, name);
+      if (lb.mode === "colocated" && controlPlaneServicePorts(cfg).has(value)) {
+        problems.add(path, `${value} is used by ${controlPlaneServicePorts(cfg).get(value)} on the control planes, which run HAProxy in mode "colocated"`);
+      }
+    }
+    if (endpoint.port !== undefined && endpoint.port !== lbPort) {
+      problems.add(
+        ["controlPlaneEndpoint", "port"],
+        `${endpoint.port} differs from the load balancer's frontend port ${lbPort}; clients reach the API through HAProxy, so set cluster:loadBalancer.port instead`,
+      );
+    }
     if (lb.vip !== undefined) {
       const owner = hosts.findIndex((h) => h.address === lb.vip || h.internalAddress === lb.vip);
       if (owner >= 0) problems.add(["loadBalancer", "vip"], `${lb.vip} is the address of hosts[${owner}] ("${hosts[owner].name}"); the VIP must be a free address`);
@@ -137,7 +157,6 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
       }
     }
   }
-  const endpoint = cfg.controlPlaneEndpoint;
   if (controlPlanes.length > 1 && endpoint.host === undefined && lb.vip === undefined) {
     problems.add(
       ["controlPlaneEndpoint", "host"],
@@ -167,4 +186,19 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
       problems.add(["addons", "storage", "provisioner"], '"none" leaves the logging/monitoring volumes unbound: choose local-path or nfs, or name an existing storageClass');
     }
   }
+}
+
+/** Ports kubeadm's control-plane components listen on, by port. */
+function controlPlaneServicePorts(cfg: StackConfig): Map<number, string> {
+  const ports = new Map<number, string>([
+    [cfg.kubernetes.apiServerPort, "the API server"],
+    [10250, "the kubelet"],
+    [10257, "kube-controller-manager"],
+    [10259, "kube-scheduler"],
+  ]);
+  if (cfg.etcd.topology === "stacked") {
+    ports.set(2379, "etcd (clients)");
+    ports.set(2380, "etcd (peers)");
+  }
+  return ports;
 }
