@@ -1,4 +1,5 @@
 import type { ClusterModel } from "./config";
+import { planEtcd } from "./etcd/plan";
 import { planHosts } from "./host/plan";
 import { planKubePackages } from "./kube-packages/plan";
 import { planLoadBalancer } from "./load-balancer/plan";
@@ -21,6 +22,7 @@ export function planCluster(model: ClusterModel): ClusterPlan {
     { steps: planRuntime(model) },
     { steps: planKubePackages(model) },
     { steps: planLoadBalancer(model) },
+    planEtcd(model),
   ];
   const plan: ClusterPlan = {
     steps: layers.flatMap((l) => l.steps),

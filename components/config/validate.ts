@@ -104,6 +104,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
     }
   }
   if (cfg.etcd.clientPort === cfg.etcd.peerPort) problems.add(["etcd", "peerPort"], "must differ from cluster:etcd.clientPort");
+  if (cfg.etcd.topology === "external") checkExternalEtcd(cfg.etcd, problems);
 
   // Load balancer and endpoint.
   const lb = cfg.loadBalancer;
@@ -201,4 +202,36 @@ function controlPlaneServicePorts(cfg: StackConfig): Map<number, string> {
     ports.set(2380, "etcd (peers)");
   }
   return ports;
+}
+
+/** Oldest etcd the member scripts work with: learners (member add --learner, member promote) came in 3.4. */
+export const MIN_ETCD_VERSION = "3.4.0";
+/** The etcd CA's lifetime; member and client certificates cannot outlive it. */
+export const ETCD_CA_VALIDITY_DAYS = 3650;
+
+function checkExternalEtcd(etcd: StackConfig["etcd"], problems: ProblemList): void {
+  const [major, minor] = etcd.version.split(".").map(Number);
+  if (etcd.source === "release" && (major < 3 || (major === 3 && minor < 4))) {
+    problems.add(["etcd", "version"], `${etcd.version} is older than ${MIN_ETCD_VERSION}: members join as learners, which etcd has since 3.4`);
+  }
+  if (etcd.certificateValidityDays > ETCD_CA_VALIDITY_DAYS) {
+    problems.add(["etcd", "certificateValidityDays"], `${etcd.certificateValidityDays} is longer than the CA's ${ETCD_CA_VALIDITY_DAYS} days`);
+  }
+  const segments = (path: string) => path.split("/").filter(Boolean);
+  const dirs: Array<[Array<string>, string]> = [[["dataDir"], etcd.dataDir]];
+  if (etcd.backup.enabled) dirs.push([["backup", "dir"], etcd.backup.dir]);
+  for (const [key, dir] of dirs) {
+    if (segments(dir).length < 2) {
+      problems.add(["etcd", ...key], `${dir} is not a directory of its own (like /var/lib/etcd or /var/backups/etcd): the etcd delete steps remove it`);
+    }
+  }
+  if (etcd.backup.enabled) {
+    const inside = (child: string, parent: string) => (child + "/").startsWith(segments(parent).map((s) => "/" + s).join("") + "/");
+    if (inside(etcd.backup.dir, etcd.dataDir) || inside(etcd.dataDir, etcd.backup.dir)) {
+      problems.add(["etcd", "backup", "dir"], `${etcd.backup.dir} overlaps cluster:etcd.dataDir ${etcd.dataDir}: snapshots must survive a wiped member`);
+    }
+    if (/[\n%]/.test(etcd.backup.schedule)) {
+      problems.add(["etcd", "backup", "schedule"], "must be one systemd OnCalendar expression without '%' or line breaks");
+    }
+  }
 }
