@@ -1,10 +1,20 @@
 import { z } from "zod";
 import { cidr, image, ipv4, quantity } from "./fields";
+import { isIPv4 } from "./net";
 
+/** "10.20.0.200-10.20.0.220" (a CIDR is accepted by the union it is used in). */
 const ipRange = () =>
-  z.string().refine((v) => /^\d+\.\d+\.\d+\.\d+(\/\d+|-\d+\.\d+\.\d+\.\d+)$/.test(v), {
-    error: (issue) => `${JSON.stringify(issue.input)} is not an address range (CIDR or first-last)`,
+  z.string().refine((v) => v.split("-").length === 2 && v.split("-").every(isIPv4), {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an address range (a CIDR or first-last, e.g. 10.0.0.200-10.0.0.220)`,
   });
+
+/** A host name for an Ingress rule: lower-case DNS labels, at least two of them. */
+const ingressHost = () =>
+  z.string().refine((v) => v.length <= 253 && /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v), {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a DNS name for an Ingress rule (e.g. grafana.example.com)`,
+  });
+
+const absolutePath = () => z.string().regex(/^\/[^\s]*$/, "is not an absolute path");
 
 export const cniSchema = z.strictObject({
   plugin: z.enum(["flannel", "calico"]).default("flannel"),
@@ -17,10 +27,13 @@ export const cniSchema = z.strictObject({
     .prefault({}),
   calico: z
     .strictObject({
-      version: z.string().regex(/^v\d+\.\d+\.\d+$/, "is not a version like v3.28.2").default("v3.28.2"),
+      /** The objects (RBAC, CRD kinds, env) are those of the calico v3.28 manifest, so other minors are refused. */
+      version: z.string().regex(/^v3\.28\.\d+$/, "is not a calico v3.28 release like v3.28.2 (the shipped objects follow that release's manifest)").default("v3.28.2"),
       encapsulation: z.enum(["IPIP", "IPIPCrossSubnet", "VXLAN", "VXLANCrossSubnet", "None"]).default("IPIP"),
       /** Registry + namespace of the calico images: <imagePrefix>/node:<version>. */
-      imagePrefix: z.string().default("docker.io/calico"),
+      imagePrefix: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9._-]+)+$/, "is not a registry path like docker.io/calico").default("docker.io/calico"),
+      /** Size of the per-node address blocks carved from the pod CIDR (calico's default: /26). */
+      blockSize: z.number().int().min(20).max(32).default(26),
     })
     .prefault({}),
 });
@@ -31,21 +44,33 @@ export const addonsSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true),
       image: image().default("registry.k8s.io/metrics-server/metrics-server:v0.7.2"),
-      /** Skip verifying kubelet serving certificates. Off by default; see docs for signed kubelet serving certificates. */
+      /**
+       * Skip verifying kubelet serving certificates. Off by default: kubelets then request serving certificates
+       * signed by the cluster CA (serverTLSBootstrap) and kubelet-csr-approver approves the ones that match a node.
+       */
       kubeletInsecureTls: z.boolean().default(false),
-      preferredAddressTypes: z.array(z.enum(["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"])).min(1).default(["InternalIP", "ExternalIP", "Hostname"]),
+      /** Approves kubelet serving certificate requests whose names and addresses match a configured node. */
+      csrApproverImage: image().default("ghcr.io/postfinance/kubelet-csr-approver:v1.2.2"),
+      preferredAddressTypes: z
+        .array(z.enum(["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"]))
+        .min(1)
+        .default(["InternalIP", "ExternalIP", "Hostname"]),
     })
     .prefault({}),
   logging: z
     .strictObject({
       enabled: z.boolean().default(false),
       namespace: z.string().default("logging"),
+      /**
+       * One Elasticsearch node. A multi-node cluster needs transport TLS certificates from a shared CA, which this
+       * program does not issue; use ECK or an external cluster for that.
+       */
       elasticsearch: z
         .strictObject({
           image: image().default("docker.elastic.co/elasticsearch/elasticsearch:8.15.3"),
-          replicas: z.number().int().min(1).max(9).default(1),
           storageClass: z.string().optional(),
           storageSize: quantity().default("30Gi"),
+          /** Container memory limit; the JVM heap is half of it, at most 31g (compressed object pointers). */
           memoryLimit: quantity().default("2Gi"),
         })
         .prefault({}),
@@ -53,7 +78,8 @@ export const addonsSchema = z.strictObject({
       kibana: z
         .strictObject({
           image: image().default("docker.elastic.co/kibana/kibana:8.15.3"),
-          ingressHost: z.string().optional(),
+          /** Also publish Kibana through an Ingress (class "nginx") for this host name. */
+          ingressHost: ingressHost().optional(),
         })
         .prefault({}),
     })
@@ -78,7 +104,8 @@ export const addonsSchema = z.strictObject({
       grafana: z
         .strictObject({
           image: image().default("docker.io/grafana/grafana:11.2.2"),
-          ingressHost: z.string().optional(),
+          /** Also publish Grafana through an Ingress (class "nginx") for this host name. */
+          ingressHost: ingressHost().optional(),
         })
         .prefault({}),
     })
@@ -90,7 +117,8 @@ export const addonsSchema = z.strictObject({
       mode: z.enum(["hostNetwork", "loadBalancer"]).default("hostNetwork"),
       nodeSelector: z.record(z.string(), z.string()).default({}),
       image: image().default("registry.k8s.io/ingress-nginx/controller:v1.11.3"),
-      webhookCertgenImage: image().default("registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.4.4"),
+      /** Mark the "nginx" IngressClass as the cluster default. */
+      defaultClass: z.boolean().default(true),
     })
     .prefault({}),
   metallb: z
@@ -108,13 +136,15 @@ export const addonsSchema = z.strictObject({
       localPath: z
         .strictObject({
           image: image().default("docker.io/rancher/local-path-provisioner:v0.0.30"),
-          path: z.string().default("/opt/local-path-provisioner"),
+          /** Image of the short-lived pods that create and remove volume directories on the nodes. */
+          helperImage: image().default("docker.io/library/busybox:1.36.1"),
+          path: absolutePath().default("/opt/local-path-provisioner"),
         })
         .prefault({}),
       nfs: z
         .strictObject({
           server: ipv4().optional(),
-          path: z.string().optional(),
+          path: absolutePath().optional(),
           image: image().default("registry.k8s.io/sig-storage/nfs-subdir-external-provisioner:v4.0.2"),
         })
         .prefault({}),

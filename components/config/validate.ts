@@ -1,5 +1,6 @@
 import { ProblemList } from "./errors";
-import { contains, isIPv4, overlaps, parseCidr, type Cidr } from "./net";
+import { quantityBytes } from "../addons/quantity";
+import { contains, isIPv4, overlaps, parseCidr, toNumber, type Cidr } from "./net";
 import type { StackConfig } from "./schema";
 import { SUPPORTED_MINORS } from "./kubernetes";
 
@@ -168,14 +169,52 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
     problems.add(["controlPlaneEndpoint", "host"], `${endpoint.host} is an address other than the VIP ${lb.vip}; use the VIP or a DNS name that resolves to it`);
   }
 
-  // Add-ons that need other settings.
+  // Add-ons.
+  checkAddonRules(cfg, problems);
+}
+
+/** Add-on rules: settings that only make sense together, and values the add-ons cannot work with. */
+function checkAddonRules(cfg: StackConfig, problems: ProblemList): void {
   const addons = cfg.addons;
+  const pod = parseCidr(cfg.kubernetes.podSubnet);
+  const service = parseCidr(cfg.kubernetes.serviceSubnet);
+
   if (addons.metallb.enabled && addons.metallb.addresses.length === 0) {
     problems.add(["addons", "metallb", "addresses"], "list at least one address range when MetalLB is enabled");
   }
-  if (addons.ingressNginx.enabled && addons.ingressNginx.mode === "loadBalancer" && !addons.metallb.enabled) {
+  const taken = new Map<string, string>();
+  cfg.hosts.forEach((h, i) => [h.address, h.internalAddress].forEach((a) => a && isIPv4(a) && taken.set(a, `the address of hosts[${i}]`)));
+  if (cfg.loadBalancer.vip) taken.set(cfg.loadBalancer.vip, "the control-plane VIP");
+  addons.metallb.addresses.forEach((text, i) => {
+    const range = addressRange(text);
+    if (!range) return problems.add(["addons", "metallb", "addresses", i], `${text}: the first address is above the last`);
+    for (const [what, net] of [["pod network", pod], ["service network", service]] as const) {
+      if (net && range.first <= net.last && net.first <= range.last) {
+        problems.add(["addons", "metallb", "addresses", i], `${text} overlaps the ${what} ${net.text}`);
+      }
+    }
+    for (const [address, owner] of taken) {
+      const n = toNumber(address);
+      if (n >= range.first && n <= range.last) problems.add(["addons", "metallb", "addresses", i], `${text} contains ${address}, ${owner}`);
+    }
+  });
+
+  const ingress = addons.ingressNginx;
+  if (ingress.enabled && ingress.mode === "loadBalancer" && !addons.metallb.enabled) {
     problems.add(["addons", "ingressNginx", "mode"], '"loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb');
   }
+  if (ingress.enabled && ingress.mode === "hostNetwork") {
+    const matches = cfg.hosts.filter((h) => {
+      const isNode = h.roles.includes("control-plane") || h.roles.includes("worker");
+      const labels: Record<string, string> = { "kubernetes.io/hostname": h.name, "kubernetes.io/os": "linux", ...h.labels };
+      if (h.roles.includes("control-plane")) labels["node-role.kubernetes.io/control-plane"] = "";
+      return isNode && Object.entries(ingress.nodeSelector).every(([k, v]) => labels[k] === v);
+    });
+    if (matches.length === 0) {
+      problems.add(["addons", "ingressNginx", "nodeSelector"], "matches no node: set the same labels on the hosts that should serve ingress traffic (cluster:hosts[].labels)");
+    }
+  }
+
   if (addons.storage.provisioner === "nfs") {
     if (!addons.storage.nfs.server) problems.add(["addons", "storage", "nfs", "server"], 'required when cluster:addons.storage.provisioner is "nfs"');
     if (!addons.storage.nfs.path) problems.add(["addons", "storage", "nfs", "path"], 'required when cluster:addons.storage.provisioner is "nfs"');
@@ -187,21 +226,70 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
       problems.add(["addons", "storage", "provisioner"], '"none" leaves the logging/monitoring volumes unbound: choose local-path or nfs, or name an existing storageClass');
     }
   }
+
+  if (addons.logging.enabled) {
+    const limit = quantityBytes(addons.logging.elasticsearch.memoryLimit);
+    if (limit < 2 ** 30) {
+      problems.add(["addons", "logging", "elasticsearch", "memoryLimit"], `${addons.logging.elasticsearch.memoryLimit} is too little: Elasticsearch gets half as heap and needs at least 512Mi of it (use 1Gi or more)`);
+    }
+  }
+
+  // Kubelets get CA-signed serving certificates (approved by the CSR approver add-on) unless the user opts out.
+  if (!addons.metricsServer.kubeletInsecureTls && cfg.kubernetes.kubeletExtraConfig.serverTLSBootstrap === false) {
+    problems.add(
+      ["addons", "metricsServer", "kubeletInsecureTls"],
+      "is false, so metrics-server and Prometheus verify kubelet serving certificates, but cluster:kubernetes.kubeletExtraConfig.serverTLSBootstrap: false keeps them self-signed: remove that setting or opt in to kubeletInsecureTls: true",
+    );
+  }
+
+  if (addons.cni.plugin === "calico" && pod && addons.cni.calico.blockSize < pod.prefix) {
+    problems.add(["addons", "cni", "calico", "blockSize"], `/${addons.cni.calico.blockSize} blocks do not fit in the pod network ${pod.text}`);
+  }
+
+  // Namespace -> the config area owning it ("" for Kubernetes' own and the add-ons' fixed ones).
+  const namespaces = new Map<string, string>(["kube-system", "kube-public", "kube-node-lease", "default", ...ADDON_FIXED_NAMESPACES].map((n) => [n, ""]));
+  for (const area of ["logging", "monitoring"] as const) {
+    const name = addons[area].namespace;
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
+      problems.add(["addons", area, "namespace"], `${JSON.stringify(name)} is not a namespace name (lower-case letters, digits and '-')`);
+    } else if (namespaces.has(name)) {
+      const owner = namespaces.get(name);
+      problems.add(["addons", area, "namespace"], `"${name}" is ${owner ? `already cluster:addons.${owner}.namespace` : "used by Kubernetes or another add-on"}; the add-on owns (and deletes) its namespace`);
+    } else namespaces.set(name, area);
+  }
+
+  // Mirror rewrites match the registry host, so every add-on image must name it.
+  forEachAddonImage(addons, (path, ref) => {
+    const first = ref.split("/")[0];
+    if (!(first.includes(".") || first.includes(":") || first === "localhost")) {
+      problems.add(["addons", ...path], `${JSON.stringify(ref)} does not start with a registry host; write it in full (e.g. docker.io/${ref}) so cluster:mirrors.addonImageRegistries applies to it`);
+    }
+  });
 }
 
-/** Ports kubeadm's control-plane components listen on, by port. */
-function controlPlaneServicePorts(cfg: StackConfig): Map<number, string> {
-  const ports = new Map<number, string>([
-    [cfg.kubernetes.apiServerPort, "the API server"],
-    [10250, "the kubelet"],
-    [10257, "kube-controller-manager"],
-    [10259, "kube-scheduler"],
-  ]);
-  if (cfg.etcd.topology === "stacked") {
-    ports.set(2379, "etcd (clients)");
-    ports.set(2380, "etcd (peers)");
+/** Namespaces the add-ons create under fixed names (see components/addons). */
+const ADDON_FIXED_NAMESPACES = ["kube-flannel", "ingress-nginx", "metallb-system", "local-path-storage", "nfs-provisioner", "kubernetes-dashboard"];
+
+/** Calls `visit` for every image reference in the add-ons config (keys named image or ...Image, and calico's prefix). */
+export function forEachAddonImage(addons: StackConfig["addons"], visit: (path: string[], ref: string) => void): void {
+  const walk = (value: unknown, path: string[]) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    for (const [key, child] of Object.entries(value)) {
+      if (typeof child === "string" && (key === "image" || key.endsWith("Image") || key === "imagePrefix")) visit([...path, key], child);
+      else walk(child, [...path, key]);
+    }
+  };
+  walk(addons, []);
+}
+
+/** "10.0.0.1-10.0.0.9" or a CIDR as a numeric range; undefined when first > last. */
+function addressRange(text: string): { first: number; last: number } | undefined {
+  if (text.includes("/")) {
+    const net = parseCidr(text);
+    return net && { first: net.first, last: net.last };
   }
-  return ports;
+  const [first, last] = text.split("-").map(toNumber);
+  return first <= last ? { first, last } : undefined;
 }
 
 /** Oldest etcd the member scripts work with: learners (member add --learner, member promote) came in 3.4. */
@@ -234,4 +322,19 @@ function checkExternalEtcd(etcd: StackConfig["etcd"], problems: ProblemList): vo
       problems.add(["etcd", "backup", "schedule"], "must be one systemd OnCalendar expression without '%' or line breaks");
     }
   }
+}
+
+/** Ports kubeadm's control-plane components listen on, by port. */
+function controlPlaneServicePorts(cfg: StackConfig): Map<number, string> {
+  const ports = new Map<number, string>([
+    [cfg.kubernetes.apiServerPort, "the API server"],
+    [10250, "the kubelet"],
+    [10257, "kube-controller-manager"],
+    [10259, "kube-scheduler"],
+  ]);
+  if (cfg.etcd.topology === "stacked") {
+    ports.set(2379, "etcd (clients)");
+    ports.set(2380, "etcd (peers)");
+  }
+  return ports;
 }
