@@ -6,7 +6,7 @@ import { elasticsearchHeapMiB, quantityBytes } from "../../components/addons/qua
 import { sysctls } from "../../components/host/prep";
 import { devSection, haSection, model, problemsOf } from "./fixtures";
 
-const withAddons = (addons: Record<string, unknown>, base = devSection()) => ({ ...base, addons });
+const withAddons = (addons: Record<string, unknown>, base = devSection()): Record<string, any> => ({ ...base, addons });
 
 describe("add-on config rules: each names the key and says what to do", () => {
   it("MetalLB ranges: well-formed, outside the pod and service networks, free of host addresses and the VIP", () => {
