@@ -149,7 +149,7 @@ copy_module() {
 fix_dir_replaces() {
   local moddir=$1 tag=$2 old oldver target req cand err errs ok
   local -a edits=()
-  while IFS=$'\t' read -r old oldver target req; do
+  while IFS='|' read -r old oldver target req; do # '|': tabs would merge empty fields
     [[ -n "$old" ]] || continue
     if [[ -f "$moddir/$target/go.mod" ]]; then
       continue # the directory is part of the copy: nothing to rewrite
@@ -171,7 +171,7 @@ fix_dir_replaces() {
     const req = Object.fromEntries((m.Require || []).map(r => [r.Path, r.Version]));
     for (const r of m.Replace || []) {
       if (r.New.Version) continue; // module replace, fine as it is
-      console.log([r.Old.Path, r.Old.Version || "", r.New.Path, req[r.Old.Path] || ""].join("\t"));
+      console.log([r.Old.Path, r.Old.Version || "", r.New.Path, req[r.Old.Path] || ""].join("|"));
     }')
   if ((${#edits[@]})); then
     (cd "$moddir" && go mod edit "${edits[@]}")
