@@ -90,7 +90,7 @@ container_inits() {
   local marker="KOP_HOSTS_MARKER=$1" p
   for p in /proc/[0-9]*; do
     grep -qE '^NSpid:[[:space:]]+[0-9]+[[:space:]]+1$' "$p/status" 2>/dev/null || continue
-    tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "$marker" && printf '%s\n' "${p#/proc/}"
+    { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qxF "$marker" && printf '%s\n' "${p#/proc/}"
   done
   return 0
 }
@@ -531,7 +531,7 @@ sweep_orphans() {
     cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
     if [[ "$cmd" == *systemd-nspawn*--setenv=KOP_HOSTS_MARKER=* ]]; then
       pids+=("${p#/proc/}")
-    elif [[ "$(tr '\0' '\n' <"$p/environ" 2>/dev/null)" == *KOP_HOSTS_MARKER=* ]] &&
+    elif [[ "$({ tr '\0' '\n' <"$p/environ"; } 2>/dev/null)" == *KOP_HOSTS_MARKER=* ]] &&
       grep -qE '^NSpid:.*[[:space:]]1$' "$p/status" 2>/dev/null; then
       pids+=("${p#/proc/}")
     fi

@@ -1,0 +1,334 @@
+/**
+ * Real test hosts for the hosts tier: Debian 12 machines booted with
+ * systemd-nspawn (copy-on-write overlays of one cached rootfs) on a private
+ * bridge (10.213.0.0/24, machine side 10.213.0.1), reached over real SSH as
+ * root with a throwaway ed25519 key.  See hosts.sh and rootfs.sh.
+ *
+ *   requireRoot();                       // throws, loudly, when the tier cannot run
+ *   const env = await startTestHosts(["cp1", "w1"]);
+ *   const r = await env.run("cp1", "hostname");   // { code, stdout, stderr }
+ *   await env.teardown();
+ */
+import { execFile, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export { buildFakeAptRepo, startFakeAptRepo, type FakeAptRepo, type FakeAptRepoOptions, type FakeAptRequest } from "./fake-apt-repo";
+
+const HERE = __dirname;
+const HOSTS_SH = path.join(HERE, "hosts.sh");
+const ROOTFS_SH = path.join(HERE, "rootfs.sh");
+
+export interface TestHost {
+  name: string;
+  address: string;
+  user: string;
+  port: number;
+  privateKeyPath: string;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Sent to the script's standard input. */
+  stdin?: string | Buffer;
+  /** Kill the local ssh after this long and return code 124 (default 600 000). */
+  timeoutMs?: number;
+}
+
+export interface TestHosts {
+  hosts: TestHost[];
+  /** The run directory (key, per-host overlays, console logs). */
+  runDir: string;
+  /** The bridge's machine-side address (10.213.0.1): hosts reach the machine there. */
+  gateway: string;
+  bridge: string;
+  /** Milliseconds from boot to the first SSH answer, per host (latest boot). */
+  bootMs: Record<string, number>;
+  host(name: string): TestHost;
+  /** Runs a bash script on a host over ssh; never throws for a non-zero exit (255 = ssh could not connect). */
+  run(name: string, script: string, opts?: RunOptions): Promise<RunResult>;
+  /** Copies a local file to the host (mode: the local file's unless given). */
+  copy(name: string, localPath: string, remotePath: string, mode?: number): Promise<void>;
+  writeFile(name: string, remotePath: string, content: string | Buffer, mode?: number): Promise<void>;
+  /** Powers the host off (SIGTERM to its nspawn: a clean shutdown); disk and address are kept. */
+  stopHost(name: string): Promise<void>;
+  /** Boots a stopped host again from the same disk, waits until SSH answers. */
+  startHost(name: string): Promise<void>;
+  /** Takes the host's bridge port up or down (down = the host is cut off, still running). */
+  setLink(name: string, state: "up" | "down"): Promise<void>;
+  /** Stops every host and removes overlays, veths, bridge and iptables rules. Idempotent. */
+  teardown(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Run directory; default a fresh /tmp/kop-hosts-XXXXXX. */
+  runDir?: string;
+  /** Seconds to wait for SSH per host (default 120). */
+  bootTimeoutSeconds?: number;
+  /** Extra systemd-nspawn arguments for every host. */
+  nspawnArgs?: string[];
+}
+
+const SSH_OPTS = [
+  "-o", "StrictHostKeyChecking=no",
+  "-o", "UserKnownHostsFile=/dev/null",
+  "-o", "BatchMode=yes",
+  "-o", "LogLevel=ERROR",
+  "-o", "ConnectTimeout=5",
+  "-o", "ServerAliveInterval=5",
+  "-o", "ServerAliveCountMax=3",
+];
+
+/** Commands the tier needs on the machine, and the Debian package that has each. */
+const PREREQUISITES: Record<string, string> = {
+  "systemd-nspawn": "systemd-container",
+  debootstrap: "debootstrap",
+  ssh: "openssh-client",
+  "ssh-keygen": "openssh-client",
+  iptables: "iptables",
+  ip: "iproute2",
+  nsenter: "util-linux",
+  flock: "util-linux",
+  mount: "mount",
+  "dpkg-deb": "dpkg",
+  "dpkg-scanpackages": "dpkg-dev",
+  gpg: "gnupg",
+  bash: "bash",
+};
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+    .split(":")
+    .concat(["/usr/sbin", "/sbin"])
+    .some((dir) => {
+      try {
+        fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+/**
+ * Throws (never skips) when the hosts tier cannot run here: not root, a
+ * command missing, or a kernel feature missing.  `bash test/hosts/harness/rootfs.sh`
+ * as root installs the commands and builds the cached rootfs.
+ */
+export function requireRoot(): void {
+  const problems: string[] = [];
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+    problems.push(`not running as root (uid ${process.getuid?.() ?? "unknown"}): systemd-nspawn, bridges and iptables need root`);
+  }
+  const missing = Object.keys(PREREQUISITES).filter((cmd) => !onPath(cmd));
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map((c) => PREREQUISITES[c]))].join(" ");
+    problems.push(`missing commands: ${missing.join(", ")} (Debian packages: ${pkgs})`);
+  }
+  let filesystems = "";
+  try {
+    filesystems = fs.readFileSync("/proc/filesystems", "utf8");
+  } catch {
+    /* reported below */
+  }
+  if (!/\toverlay\n/.test(filesystems)) problems.push("the kernel has no overlayfs (test hosts boot from overlays)");
+  if (!fs.existsSync("/sys/fs/cgroup")) problems.push("no /sys/fs/cgroup: systemd-nspawn cannot boot a host");
+  if (problems.length > 0) {
+    throw new Error(
+      [
+        "HOSTS TIER CANNOT RUN — this is a failure, not a skip:",
+        ...problems.map((p) => `  - ${p}`),
+        `Fix: as root, run 'bash ${path.relative(process.cwd(), ROOTFS_SH) || ROOTFS_SH}' (installs the prerequisites with apt-get and builds the cached rootfs).`,
+      ].join("\n"),
+    );
+  }
+}
+
+interface ScriptResult {
+  stdout: string;
+  stderr: string;
+}
+
+function hostsSh(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 900_000): Promise<ScriptResult> {
+  return new Promise((resolve, reject) => {
+    execFile("bash", [HOSTS_SH, ...args], { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      // hosts.sh reports progress and timings on stderr: show them.
+      if (stderr) process.stderr.write(stderr);
+      if (err) reject(new Error(`hosts.sh ${args.join(" ")} failed: ${err.message}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+interface UpJson {
+  run: string;
+  bridge: string;
+  gateway: string;
+  privateKeyPath: string;
+  hosts: Array<TestHost & { bootMs: number | null }>;
+}
+
+const live = new Set<string>();
+let exitHookInstalled = false;
+
+/** Last resort when a test process exits without teardown(): down every run it still has. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const run of live) {
+      try {
+        execFileSync("bash", [HOSTS_SH, "down"], { env: { ...process.env, KOP_HOSTS_RUN: run }, stdio: "ignore", timeout: 120_000 });
+      } catch {
+        /* the next run's gc picks it up */
+      }
+    }
+  });
+}
+
+export async function startTestHosts(names: string[], opts: StartOptions = {}): Promise<TestHosts> {
+  requireRoot();
+  if (names.length === 0) throw new Error("startTestHosts: no host names");
+  const runDir = opts.runDir ?? fs.mkdtempSync("/tmp/kop-hosts-");
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KOP_HOSTS_RUN: runDir,
+    KOP_HOSTS_OWNER_PID: String(process.pid),
+  };
+  if (opts.bootTimeoutSeconds !== undefined) env.KOP_HOSTS_BOOT_TIMEOUT = String(opts.bootTimeoutSeconds);
+  if (opts.nspawnArgs) env.KOP_HOSTS_NSPAWN_ARGS = opts.nspawnArgs.join(" ");
+
+  // Runs left behind by test processes that died (their owner is gone).
+  await hostsSh(["gc"], env);
+  installExitHook();
+  live.add(runDir);
+  let up: UpJson;
+  try {
+    const { stdout } = await hostsSh(["up", ...names], env);
+    up = JSON.parse(stdout) as UpJson;
+  } catch (e) {
+    await hostsSh(["down"], env).catch(() => undefined);
+    live.delete(runDir);
+    throw e;
+  }
+
+  const hosts: TestHost[] = up.hosts.map((h) => ({
+    name: h.name,
+    address: h.address,
+    user: h.user,
+    port: h.port,
+    privateKeyPath: h.privateKeyPath,
+  }));
+  const bootMs: Record<string, number> = {};
+  for (const h of up.hosts) if (h.bootMs !== null) bootMs[h.name] = h.bootMs;
+
+  const host = (name: string): TestHost => {
+    const h = hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no test host named ${name} (have: ${hosts.map((x) => x.name).join(", ")})`);
+    return h;
+  };
+
+  const run = (name: string, script: string, runOpts: RunOptions = {}): Promise<RunResult> => {
+    const h = host(name);
+    const scriptBuf = Buffer.from(script, "utf8");
+    // The script travels on stdin ahead of the caller's stdin: the remote side
+    // takes exactly its length with head -c (which never reads past it), so
+    // scripts of any size work and the rest of stdin is the script's own.
+    const remote = `f=$(mktemp /tmp/kop-script.XXXXXX) && head -c ${scriptBuf.length} >"$f" && bash "$f"; rc=$?; rm -f "$f"; exit $rc`;
+    const args = [...SSH_OPTS, "-i", h.privateKeyPath, "-p", String(h.port), `${h.user}@${h.address}`, remote];
+    const timeoutMs = runOpts.timeoutMs ?? 600_000;
+    return new Promise((resolve, reject) => {
+      const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
+      child.stdout.on("data", (d: Buffer) => out.push(d));
+      child.stderr.on("data", (d: Buffer) => err.push(d));
+      child.stdin.on("error", () => undefined); // the remote may exit before reading all stdin
+      child.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        let stderr = Buffer.concat(err).toString("utf8");
+        if (timedOut) stderr += `\n[harness] ${name}: script timed out after ${timeoutMs} ms (local ssh killed)\n`;
+        resolve({
+          code: timedOut ? 124 : (code ?? (signal ? 128 : 1)),
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr,
+        });
+      });
+      child.stdin.write(scriptBuf);
+      if (runOpts.stdin !== undefined) child.stdin.write(runOpts.stdin);
+      child.stdin.end();
+    });
+  };
+
+  const writeFile = async (name: string, remotePath: string, content: string | Buffer, mode = 0o644): Promise<void> => {
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const r = await run(
+      name,
+      [
+        "set -e",
+        `dest=${q(remotePath)}`,
+        'mkdir -p "$(dirname "$dest")"',
+        'tmp="$dest.kop-tmp.$$"',
+        'cat >"$tmp"',
+        `chmod ${mode.toString(8)} "$tmp"`,
+        'mv -f "$tmp" "$dest"',
+      ].join("\n"),
+      { stdin: content },
+    );
+    if (r.code !== 0) throw new Error(`writing ${remotePath} on ${name} failed (exit ${r.code}): ${r.stderr}`);
+  };
+
+  const copy = async (name: string, localPath: string, remotePath: string, mode?: number): Promise<void> => {
+    const content = fs.readFileSync(localPath);
+    await writeFile(name, remotePath, content, mode ?? fs.statSync(localPath).mode & 0o7777);
+  };
+
+  let tornDown = false;
+  return {
+    hosts,
+    runDir: up.run,
+    gateway: up.gateway,
+    bridge: up.bridge,
+    bootMs,
+    host,
+    run,
+    copy,
+    writeFile,
+    async stopHost(name) {
+      host(name);
+      await hostsSh(["stop", name], env);
+    },
+    async startHost(name) {
+      host(name);
+      await hostsSh(["start", name], env);
+      const status = JSON.parse((await hostsSh(["status"], env)).stdout) as UpJson;
+      const ms = status.hosts.find((h) => h.name === name)?.bootMs;
+      if (ms != null) bootMs[name] = ms;
+    },
+    async setLink(name, state) {
+      host(name);
+      if (state !== "up" && state !== "down") throw new Error(`setLink: state must be 'up' or 'down', not ${String(state)}`);
+      await hostsSh(["link", name, state], env);
+    },
+    async teardown() {
+      if (tornDown) return;
+      tornDown = true;
+      await hostsSh(["down"], env);
+      live.delete(runDir);
+    },
+  };
+}
