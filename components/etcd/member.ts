@@ -104,6 +104,7 @@ export function renderInitialClusterEnv(members: Array<{ name: string; peerUrl: 
 export function renderEtcdctlEnv(c: EtcdMemberConfig): string {
   return [
     "# Managed by kubeadm-on-pulumi: set -a; . /etc/etcd/etcdctl.env; set +a; etcdctl member list",
+    "# (for other members set ETCDCTL_ENDPOINTS: etcdctl refuses --endpoints while it is in the environment)",
     "ETCDCTL_API=3",
     `ETCDCTL_ENDPOINTS=${c.clientUrl}`,
     `ETCDCTL_CACERT=${c.pkiDir}/ca.crt`,

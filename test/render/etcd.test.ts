@@ -112,6 +112,8 @@ function memberShell(name: string, commands: string): { code: number; stdout: st
   const text = [
     "set -euo pipefail",
     PRELUDE,
+    // Bookkeeping of placed files stays in the scratch directory too.
+    `KOP_APPLIED=${path.join(work, "applied")}`,
     MEMBER_FUNCTIONS,
     memberVariables(model, member(name)),
     `ETCD_PKI=${c.pkiDir}`,
