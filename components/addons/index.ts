@@ -106,3 +106,16 @@ export class Addons extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 }
+
+/**
+ * The add-ons' stack outputs: where the UIs are (URLs or port-forward commands) and, as secrets, their
+ * credentials. Outputs of add-ons that are off are undefined, so the stack does not export them.
+ */
+export function addonStackOutputs(addons: Addons | undefined) {
+  return {
+    addons: addons?.access,
+    grafanaAdminPassword: addons?.grafanaAdminPassword,
+    elasticPassword: addons?.elasticPassword,
+    dashboardAdminToken: addons?.dashboardAdminToken,
+  };
+}

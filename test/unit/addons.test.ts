@@ -55,7 +55,7 @@ describe.each([true, false])("add-ons under Pulumi mocks (isDryRun %s)", (previe
     }
     const kinds = (addon: string) => [...new Set([...run.objects.keys()].filter((k) => addonOf(run, k) === addon).map((k) => k.split("/")[0]))].sort();
     expect(kinds("cni")).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "CustomResourceDefinition", "DaemonSet", "Deployment", "PodDisruptionBudget", "ServiceAccount"]);
-    expect(kinds("logging")).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Job", "Namespace", "Secret", "Service", "ServiceAccount", "StatefulSet"]);
+    expect(kinds("logging")).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Ingress", "Job", "Namespace", "Secret", "Service", "ServiceAccount", "StatefulSet"]);
     expect(kinds("metallb")).toContain("IPAddressPool");
     expect(kinds("storage")).toContain("StorageClass");
     expect(run.objects.has("DaemonSet/kube-system/calico-node")).toBe(true);
@@ -325,6 +325,7 @@ describe("add-on objects from the model", () => {
         passwordOutput: "grafanaAdminPassword",
       },
       kibana: {
+        url: "http://kibana.prod.example.internal/",
         portForward: "kubectl -n logging port-forward svc/kibana 5601:5601",
         localUrl: "http://localhost:5601/",
         user: "elastic",

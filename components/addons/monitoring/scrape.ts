@@ -7,6 +7,7 @@ const inCluster = { authorization: { credentials_file: `${SA_DIR}/token` } };
 
 /** Where etcd serves plain-HTTP metrics: kubeadm's --listen-metrics-urls port on each member. */
 export const ETCD_METRICS_PORT = 2381;
+export const KUBE_PROXY_METRICS_PORT = 10249;
 
 /** Scrape targets of the control-plane components (the kubeadm configuration opens their bind addresses). */
 export function controlPlaneTargets(model: ClusterModel): { etcd: string[]; controllerManager: string[]; scheduler: string[] } {
@@ -18,7 +19,7 @@ export function controlPlaneTargets(model: ClusterModel): { etcd: string[]; cont
   };
 }
 
-/** prometheus.yml: the API servers, kubelets and cAdvisor, the exporters, CoreDNS, etcd, controller-manager, scheduler. */
+/** prometheus.yml: API servers, kubelets and cAdvisor, kube-proxy, the exporters, CoreDNS, etcd, controller-manager, scheduler. */
 export function prometheusConfig(model: ClusterModel): string {
   const ns = model.addons.monitoring.namespace;
   const targets = controlPlaneTargets(model);
@@ -70,6 +71,15 @@ export function prometheusConfig(model: ClusterModel): string {
           { source_labels: ["__meta_kubernetes_service_name", "__meta_kubernetes_endpoint_port_name"], regex: "node-exporter;metrics", action: "keep" },
           // One series per node, named like the node.
           { source_labels: ["__meta_kubernetes_endpoint_node_name"], target_label: "instance" },
+        ],
+      },
+      {
+        // kube-proxy's metrics listen on every node's 10249 once the kubeadm configuration opens them.
+        job_name: "kube-proxy",
+        kubernetes_sd_configs: [{ role: "node" }],
+        relabel_configs: [
+          { source_labels: ["__meta_kubernetes_node_address_InternalIP"], target_label: "__address__", replacement: `$1:${KUBE_PROXY_METRICS_PORT}` },
+          { source_labels: ["__meta_kubernetes_node_name"], target_label: "node" },
         ],
       },
       { ...serviceEndpoints("kube-state-metrics", ns, "kube-state-metrics", "http-metrics"), honor_labels: true },
