@@ -4,11 +4,16 @@
 kop_log() { printf 'kop: %s\n' "$*" >&2; }
 kop_fail() { printf 'kop: ERROR: %s\n' "$*" >&2; exit 1; }
 
-# kop_put PATH MODE < content: writes when the content or mode differs.
-# Exit status 0 = changed, 1 = unchanged.
-kop_put() {
+# Per placed file, what the last successful run of its step left there ("<sha256> <mode> <owner>"),
+# at KOP_APPLIED + the file's path. Drift checks compare the live file with it, and a drift repair
+# that rewrites a file marks the record "stale" so the step's next kop_put reports a change.
+KOP_APPLIED=/var/lib/kubeadm-on-pulumi/applied
+
+# kop_write PATH MODE < content: writes when the content or mode differs.
+# Exit status 0 = written, 1 = already so.
+kop_write() {
   local path=$1 mode=$2 tmp
-  # Callers use kop_put in conditions, where set -e is off: every failure is checked here.
+  # Callers use kop_write in conditions, where set -e is off: every failure is checked here.
   mkdir -p "$(dirname "$path")" || kop_fail "cannot create the directory of $path"
   tmp=$(mktemp "$path.kop-new.XXXXXX") || kop_fail "cannot write next to $path"
   cat >"$tmp" || kop_fail "cannot write $path"
@@ -26,6 +31,43 @@ kop_put() {
   return 0
 }
 
+# kop_put PATH MODE < content: kop_write, and exit status 0 = changed (reload what reads the file)
+# when it wrote now, or when the file is not what the last successful run of this step applied
+# (a failed run after a write, or a drift repair in between). 1 = unchanged.
+# The record is renewed when the script exits 0 (kop_commit_applied).
+kop_put() {
+  local path=$1 mode=$2 status=1 record
+  [ -d "$KOP_APPLIED" ] || install -d -m 0700 "$KOP_APPLIED" || kop_fail "cannot create $KOP_APPLIED"
+  mkdir -p "$KOP_APPLIED$(dirname "$path")" || kop_fail "cannot write under $KOP_APPLIED"
+  if kop_write "$path" "$mode"; then
+    status=0
+    # Until this run succeeds, the file is not applied: a failed run leaves the record stale.
+    echo stale >"$KOP_APPLIED$path" || kop_fail "cannot write under $KOP_APPLIED"
+  fi
+  record=$(cat "$KOP_APPLIED$path" 2>/dev/null) || record=""
+  if [ -n "$record" ] && [ "${record%% *}" != "$(sha256sum <"$path" | cut -d' ' -f1)" ]; then status=0; fi
+  # kop_put often runs in a pipeline's subshell: the list of files to record is a file, keyed by the script's PID.
+  printf '%s\n' "$path" >>"$KOP_APPLIED/.pending.$$" || kop_fail "cannot write under $KOP_APPLIED"
+  return "$status"
+}
+
+# Records what this run placed; called on exit 0 only, after the script's own chown/chmod.
+kop_commit_applied() {
+  local list="$KOP_APPLIED/.pending.$$" path
+  [ -f "$list" ] || return 0
+  sort -u "$list" | while IFS= read -r path; do
+    [ -f "$path" ] || continue
+    printf '%s %s %s\n' "$(sha256sum <"$path" | cut -d' ' -f1)" "$(stat -c %a "$path")" "$(stat -c %U:%G "$path")" >"$KOP_APPLIED$path"
+  done
+  rm -f "$list"
+}
+kop_on_exit() {
+  local status=$?
+  if [ "$status" = 0 ]; then kop_commit_applied; else rm -f "$KOP_APPLIED/.pending.$$"; fi
+}
+# Scripts must not set their own EXIT trap (test/unit/drift-prelude.test.ts checks every planned script).
+trap kop_on_exit EXIT
+
 # kop_restore PATH: puts back the host's original file, or removes ours if there was none.
 kop_restore() {
   local path=$1
@@ -34,7 +76,7 @@ kop_restore() {
   else
     rm -f "$path"
   fi
-  rm -f "$path.kop-created"
+  rm -f "$path.kop-created" "$KOP_APPLIED$path"
 }
 
 # kop_secret NAME: reads the next "NAME=base64" line of stdin into the variable SECRET_NAME.
