@@ -77,10 +77,11 @@ function connect(target: SshTarget, key: string): PoolEntry {
   const { Client: SshClient } = require("ssh2") as typeof import("ssh2");
   const pool = sshPool();
   const client = new SshClient();
+  const entry: PoolEntry = { ready: Promise.resolve(client), active: 0, waiting: [] };
   const forget = () => {
     if (pool.entries.get(key) === entry) pool.entries.delete(key);
   };
-  const ready = new Promise<Client>((resolve, reject) => {
+  entry.ready = new Promise<Client>((resolve, reject) => {
     let settled = false;
     client.on("ready", () => {
       settled = true;
@@ -102,7 +103,7 @@ function connect(target: SshTarget, key: string): PoolEntry {
     });
   });
   // The provider process exits when the engine is done with it; an idle connection must not keep it alive.
-  ready.then((c) => (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.(), () => undefined);
+  entry.ready.then((c) => (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.(), () => undefined);
   const config: ConnectConfig = {
     host: target.address,
     port: target.port,
@@ -118,7 +119,6 @@ function connect(target: SshTarget, key: string): PoolEntry {
   }
   pool.dials += 1;
   client.connect(config);
-  const entry: PoolEntry = { ready, active: 0, waiting: [] };
   return entry;
 }
 

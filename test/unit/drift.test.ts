@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { managedFileProvider, type ManagedFileInputs, type ManagedFileState } from "../../components/drift/managed-file";
@@ -289,5 +292,43 @@ describe("connection pool", () => {
     await closeSshPool();
     const read = await provider.read(created.id, created.outs);
     expect((read.props as ManagedFileState).unreachable).toBeUndefined();
+  });
+});
+
+describe("the providers as the engine runs them", () => {
+  it("serialize, load in a fresh process, and share one connection per host across both resource kinds", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-drift-serialized-"));
+    const other = await startFakeHost();
+    try {
+      other.sh(`touch $FAKE_UNITS/keepalived.exists`);
+      // What pulumi.dynamic.Resource stores in __provider, loaded the way the provider process loads it.
+      for (const [name, p] of [["file", managedFileProvider], ["unit", managedUnitProvider]] as const) {
+        const serialized = await pulumi.runtime.serializeFunction(() => p, { allowSecrets: true });
+        fs.writeFileSync(path.join(dir, `${name}.js`), serialized.text);
+      }
+      const on = { host: "lb1", address: other.address, port: other.port, user: "root", privateKey: other.privateKey, hostKey: other.hostKey, sudo: false };
+      const program = `
+        const load = (f) => require(${JSON.stringify(require.resolve("require-from-string", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] }))})(require("fs").readFileSync(f, "utf8")).handler();
+        (async () => {
+          const files = load(${JSON.stringify(path.join(dir, "file.js"))});
+          const units = load(${JSON.stringify(path.join(dir, "unit.js"))});
+          const on = ${JSON.stringify(on)};
+          const f = await files.create({ ...on, path: ${JSON.stringify(path.join(other.root, "keepalived.conf"))}, mode: "0644", content: "x\\n", secret: false });
+          const u = await units.create({ ...on, unit: "keepalived", enabled: true, active: true });
+          const reads = await Promise.all([files.read(f.id, f.outs), units.read(u.id, u.outs)]);
+          const pool = globalThis[Symbol.for("kubeadm-on-pulumi.drift.ssh-pool")];
+          console.log(JSON.stringify({ dials: pool.dials, drift: reads.map((r) => r.props.drift) }));
+          process.exit(0);
+        })().catch((e) => { console.error(e); process.exit(1); });`;
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ["-e", program], { cwd: path.join(__dirname, "..", ".."), timeout: 60_000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out))),
+      );
+      const result = JSON.parse(stdout.trim().split("\n").pop()!);
+      expect(result).toEqual({ dials: 1, drift: [["written but not applied: its step has not succeeded since"], []] });
+      expect(other.connections()).toBe(1);
+    } finally {
+      await other.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
