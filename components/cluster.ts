@@ -1,7 +1,11 @@
 import type * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import { ConfigError, type ClusterModel } from "./config";
+import { ADMIN_KUBECONFIG, nodeJoinIds } from "./kubeadm/node-plan";
+import { FIRST_INSTALL_ONLY, kubePackagesId } from "./kube-packages/plan";
+import { LifecycleGuard, membershipState } from "./lifecycle/guard";
 import { planCluster } from "./plan";
 import { hostConnection, remoteStep } from "./remote/remote-step";
 import { LAYERS, type LayerName } from "./remote/step";
@@ -48,13 +52,30 @@ export class Cluster extends pulumi.ComponentResource {
   readonly steps: Readonly<Record<string, command.remote.Command>>;
   readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
   readonly layers: Readonly<Record<LayerName, Layer>>;
+  /** The admin kubeconfig (secret), server set to the control-plane endpoint; read once, so it stays put. */
+  readonly kubeconfig: pulumi.Output<string>;
+  /** A @pulumi/kubernetes provider built from `kubeconfig`, for the add-ons. */
+  readonly kubernetesProvider: k8s.Provider;
+  /** The init and every join: what has to be done before the CNI goes in. */
+  readonly nodesJoined: pulumi.Resource[];
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kop:index:Cluster", name, {}, opts);
     const { model } = args;
     const plan = planCluster(model);
 
-    const layers = Object.fromEntries(LAYERS.map((layer) => [layer, new Layer(layer, { parent: this })])) as Record<LayerName, Layer>;
+    // Package steps install the pinned version once; later version changes belong to the ordered
+    // upgrade steps, so the engine keeps their first script (see components/kube-packages/plan.ts).
+    const firstInstallOnly: pulumi.ResourceTransformation = (t) =>
+      t.type === "command:remote:Command" && model.nodes.some((h) => t.name === kubePackagesId(h.name))
+        ? { props: t.props, opts: pulumi.mergeOptions(t.opts, { ignoreChanges: FIRST_INSTALL_ONLY }) }
+        : undefined;
+    const layers = Object.fromEntries(
+      LAYERS.map((layer) => [layer, new Layer(layer, { parent: this, transformations: layer === "packages" ? [firstInstallOnly] : [] })]),
+    ) as Record<LayerName, Layer>;
+    // Refuses unsafe membership and version changes during preview; every kubeadm step waits for it.
+    const guard = new LifecycleGuard("lifecycle-guard", membershipState(model), { parent: layers["control-plane"] });
+    const guarded = new Set<LayerName>(["control-plane", "workers"]);
     const secrets: Record<string, pulumi.Output<string>> = clusterSecrets(model, this);
     const readKeyFile = args.readKeyFile ?? readPrivateKeyFile;
     const connections = new Map(model.hosts.map((h) => [h.name, hostConnection(h, { privateKey: args.sshPrivateKey, readKeyFile })]));
@@ -68,7 +89,7 @@ export class Cluster extends pulumi.ComponentResource {
         connection: connections.get(spec.host)!,
         sudo: host.ssh.user !== "root",
         secrets,
-        dependsOn: spec.needs.map((id) => steps[id]),
+        dependsOn: [...spec.needs.map((id) => steps[id]), ...(guarded.has(spec.layer) ? [guard] : [])],
         parent: layers[spec.layer],
       });
       steps[spec.id] = resource;
@@ -79,6 +100,9 @@ export class Cluster extends pulumi.ComponentResource {
     this.steps = steps;
     this.secrets = secrets;
     this.layers = layers;
+    this.kubeconfig = secrets[ADMIN_KUBECONFIG];
+    this.kubernetesProvider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig }, { parent: this });
+    this.nodesJoined = nodeJoinIds(model).map((id) => steps[id]);
     this.registerOutputs({});
   }
 }

@@ -1,10 +1,12 @@
 import type { ClusterModel } from "./config";
+import { planControlPlane } from "./control-plane/plan";
 import { planEtcd } from "./etcd/plan";
 import { planHosts } from "./host/plan";
 import { planKubePackages } from "./kube-packages/plan";
 import { planLoadBalancer } from "./load-balancer/plan";
 import { checkPlan, type ClusterPlan, type StepSpec } from "./remote/step";
 import { planRuntime } from "./runtime/plan";
+import { planWorkers } from "./workers/plan";
 
 /** A layer's contribution to the plan: its steps and the secrets its steps produce. */
 export interface LayerPlan {
@@ -23,6 +25,8 @@ export function planCluster(model: ClusterModel): ClusterPlan {
     { steps: planKubePackages(model) },
     { steps: planLoadBalancer(model) },
     planEtcd(model),
+    planControlPlane(model),
+    planWorkers(model),
   ];
   const plan: ClusterPlan = {
     steps: layers.flatMap((l) => l.steps),

@@ -8,6 +8,8 @@ export const lifecycleSchema = z.strictObject({
   upgradeBatchSize: positiveInt().default(1),
   /** Bump to re-create the bootstrap token and certificate key (rotation on demand). */
   secretsGeneration: z.number().int().min(0).default(0),
+  /** Bump to read the admin kubeconfig into the stack output again (after `kubeadm certs renew`). */
+  kubeconfigGeneration: z.number().int().min(0).default(0),
 });
 
 export type LifecycleInput = z.output<typeof lifecycleSchema>;

@@ -6,7 +6,8 @@ import { runtimeConfigId } from "../runtime/plan";
 
 export const kubePackagesId = (host: string) => stepId(host, "kube-packages");
 export const KUBE_PACKAGES = ["kubeadm", "kubelet", "kubectl"];
-const REPO = "kubernetes";
+/** Name of the Kubernetes package repository (its sources list and key), shared with the upgrade steps. */
+export const KUBE_REPOSITORY = "kubernetes";
 
 /** The per-minor repository: <base>/v1.29/deb/ with a flat "/" suite. */
 export function kubernetesRepository(model: ClusterModel): { url: string; keyUrl: string } {
@@ -14,31 +15,49 @@ export function kubernetesRepository(model: ClusterModel): { url: string; keyUrl
   return { url, keyUrl: `${url}Release.key` };
 }
 
+/**
+ * The first install of kubeadm, kubelet and kubectl at the pinned version. A node that has them
+ * keeps its version here: after the first install, the version (and the repository's minor)
+ * belong to the ordered upgrade steps (components/lifecycle/upgrade.ts). The cluster wiring
+ * ignores later changes to this step's script (FIRST_INSTALL_ONLY), so a version bump shows up
+ * as upgrade steps, never as a package step re-running out of order.
+ */
 export function renderKubePackages(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
   const pm = packageManagerFor("apt");
   const repo = kubernetesRepository(model);
   const version = model.kubernetes.packageVersion;
+  const installed = KUBE_PACKAGES.map((p) => `kop_apt_installed ${p}`).join(" && ");
   const body = [
     APT_FUNCTIONS,
-    pm.addRepository({ name: REPO, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
+    `if ${installed}; then`,
+    `  kop_log "kubeadm, kubelet and kubectl are installed ($(dpkg-query -W -f='\${Version}' kubeadm)); version changes go through the upgrade steps"`,
+    "else",
+    pm.addRepository({ name: KUBE_REPOSITORY, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
     pm.unhold(KUBE_PACKAGES),
     pm.install(KUBE_PACKAGES.map((p) => `${p}=${version}`), "kube-packages"),
+    `  kubeadm_version=$(kubeadm version -o short 2>/dev/null || true)`,
+    `  [ "$kubeadm_version" = "v${model.kubernetes.version}" ] || kop_fail "kubeadm reports '$kubeadm_version', expected v${model.kubernetes.version}"`,
+    "fi",
     pm.hold(KUBE_PACKAGES),
     "systemctl enable kubelet >/dev/null 2>&1",
-    `kubeadm_version=$(kubeadm version -o short 2>/dev/null || true)`,
-    `[ "$kubeadm_version" = "v${model.kubernetes.version}" ] || kop_fail "kubeadm reports '$kubeadm_version', expected v${model.kubernetes.version}"`,
   ];
   const deleteBody = [
     APT_FUNCTIONS,
     "systemctl disable --now kubelet 2>/dev/null || true",
     pm.purgeRecorded("kube-packages"),
-    pm.removeRepository(REPO),
+    pm.removeRepository(KUBE_REPOSITORY),
   ];
   return {
     script: script(`install kubeadm, kubelet and kubectl ${version} on ${host.name}`, body.join("\n")),
     deleteScript: script(`remove the Kubernetes packages from ${host.name}`, deleteBody.join("\n")),
   };
 }
+
+/**
+ * Inputs of the package steps the engine keeps from their first creation: the script (create,
+ * update) and its trigger. See renderKubePackages.
+ */
+export const FIRST_INSTALL_ONLY = ["create", "update", "triggers"];
 
 export function planKubePackages(model: ClusterModel): StepSpec[] {
   return model.nodes.map((host) => {
@@ -47,7 +66,7 @@ export function planKubePackages(model: ClusterModel): StepSpec[] {
       id: kubePackagesId(host.name),
       host: host.name,
       layer: "packages",
-      description: `kubeadm, kubelet and kubectl pinned to ${model.kubernetes.packageVersion} and held`,
+      description: `kubeadm, kubelet and kubectl pinned to ${model.kubernetes.packageVersion} and held (first install; upgrades own later versions)`,
       script: rendered.script,
       deleteScript: rendered.deleteScript,
       files: [],

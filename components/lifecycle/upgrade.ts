@@ -1,0 +1,110 @@
+import type { ClusterModel, HostModel } from "../config";
+import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { convergeDigest, type ExternalEtcd } from "../kubeadm/config";
+import { CONTROL_PLANE_CONFIG, kubeadmFunctions } from "../kubeadm/steps";
+import { kubernetesRepository, KUBE_REPOSITORY } from "../kube-packages/plan";
+import { script, shQuote } from "../remote/shell";
+
+/**
+ * The ordered upgrade steps. They own the Kubernetes version (and package repository) of every
+ * node after its first install, and re-apply the cluster configuration when it changes: the first
+ * control plane runs `kubeadm upgrade apply`, the other control planes `kubeadm upgrade node` one
+ * at a time, then the workers at most cluster:lifecycle.upgradeBatchSize at once. Each step checks
+ * what its node runs and does nothing when that is already the target, so at cluster creation and
+ * on unrelated changes they are no-ops.
+ */
+
+/** How long a worker may wait for an upgrade slot before its step fails. */
+export const SLOT_WAIT_SECONDS = 3 * 3600;
+
+function repositoryAndKubeadm(model: ClusterModel): string[] {
+  const repo = kubernetesRepository(model);
+  return [
+    `target=${model.kubernetes.version}`,
+    `package=${model.kubernetes.packageVersion}`,
+    `# The package repository of the target minor (${model.kubernetes.minorTag}).`,
+    packageManagerFor("apt").addRepository({ name: KUBE_REPOSITORY, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
+    'kop_kube_package kubeadm "$package"',
+    `[ "$(kubeadm version -o short)" = "v$target" ] || kop_fail "kubeadm reports $(kubeadm version -o short), expected v$target"`,
+  ];
+}
+
+const APPLIED = '"$KOP_STATE/kubeadm-config.applied"';
+
+/** First control plane: upload the configuration, `kubeadm upgrade apply`, kube-proxy's config, then its kubelet. */
+export function renderFirstControlPlaneUpgrade(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string {
+  const digest = convergeDigest(model, "first-control-plane", external);
+  const body = [
+    APT_FUNCTIONS,
+    kubeadmFunctions("state", "core", "images", "upgrade"),
+    ...repositoryAndKubeadm(model),
+    "kop_wait_for_api 300",
+    "current=$(kop_cluster_version)",
+    `[ -n "$current" ] || kop_fail "cannot read the cluster version through ${"$"}KOP_ADMIN_CONF"`,
+    'kop_check_upgrade_path "$current" "$target"',
+    `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
+    `if [ "$current" != "$target" ] || [ "$applied" != ${shQuote(digest)} ]; then`,
+    `  kop_log "applying Kubernetes v$target and the cluster configuration (the cluster runs v$current)"`,
+    `  kop_pull_images ${CONTROL_PLANE_CONFIG}`,
+    `  kubeadm init phase upload-config kubeadm --config ${CONTROL_PLANE_CONFIG}`,
+    `  kubeadm init phase upload-config kubelet --config ${CONTROL_PLANE_CONFIG}`,
+    '  kubeadm upgrade plan "v$target" || kop_fail "kubeadm upgrade plan refuses v$target (its output is above)"',
+    '  kubeadm upgrade apply "v$target" --yes || kop_fail "kubeadm upgrade apply v$target failed (its output is above); run pulumi up again to retry"',
+    "  proxy_before=$(kop_kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\\.conf}')",
+    `  kubeadm init phase addon kube-proxy --config ${CONTROL_PLANE_CONFIG}`,
+    "  proxy_after=$(kop_kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\\.conf}')",
+    '  if [ "$proxy_before" != "$proxy_after" ]; then kop_kubectl -n kube-system rollout restart daemonset kube-proxy >/dev/null; fi',
+    `  mkdir -p "$KOP_STATE" && printf '%s\\n' ${shQuote(digest)} >${APPLIED}`,
+    "fi",
+    `kop_upgrade_kubelet ${shQuote(host.name)} "$target" "$package" ${model.lifecycle.drainTimeoutSeconds}`,
+  ];
+  return script(`upgrade ${host.name} (first control plane) to Kubernetes ${model.kubernetes.version}`, body.join("\n"));
+}
+
+/** Another control plane: `kubeadm upgrade node` re-renders its static pods from the cluster's configuration. */
+export function renderControlPlaneUpgrade(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string {
+  const digest = convergeDigest(model, "control-plane", external);
+  const body = [
+    APT_FUNCTIONS,
+    kubeadmFunctions("state", "core", "images", "upgrade"),
+    ...repositoryAndKubeadm(model),
+    "kop_wait_for_api 300",
+    `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
+    `if [ "$applied" != ${shQuote(digest)} ] || ! grep -q "kube-apiserver:v$target\\$" /etc/kubernetes/manifests/kube-apiserver.yaml; then`,
+    `  kop_pull_images ${CONTROL_PLANE_CONFIG}`,
+    '  kubeadm upgrade node || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"',
+    `  mkdir -p "$KOP_STATE" && printf '%s\\n' ${shQuote(digest)} >${APPLIED}`,
+    "fi",
+    `kop_upgrade_kubelet ${shQuote(host.name)} "$target" "$package" ${model.lifecycle.drainTimeoutSeconds}`,
+  ];
+  return script(`upgrade control plane ${host.name} to Kubernetes ${model.kubernetes.version}`, body.join("\n"));
+}
+
+/**
+ * A worker: kubeadm, `kubeadm upgrade node` (its kubelet configuration), then, holding one of the
+ * upgrade slots, drain itself, kubelet and kubectl, restart, uncordon. Workers have no admin
+ * credentials: they use the node-upgrader service account, read from stdin.
+ */
+export function renderWorkerUpgrade(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string {
+  const digest = convergeDigest(model, "worker", external);
+  const body = [
+    APT_FUNCTIONS,
+    kubeadmFunctions("state", "core", "upgrade"),
+    ...repositoryAndKubeadm(model),
+    `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
+    `if [ "$applied" = ${shQuote(digest)} ] && [ "$(kop_kubelet_version)" = "$target" ] && kop_apt_installed "kubectl=$package"; then exit 0; fi`,
+    "# No admin credentials on a worker: kubectl uses the node-upgrader kubeconfig from stdin.",
+    "KOP_KUBECONFIG_SECRET=SECRET_node_upgrader_kubeconfig",
+    "kubelet_config=$(sha256sum /var/lib/kubelet/config.yaml 2>/dev/null || true)",
+    'kubeadm upgrade node || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"',
+    `if [ "$(kop_kubelet_version)" != "$target" ] || ! kop_apt_installed "kubectl=$package"; then`,
+    `  kop_slot_acquire ${shQuote(host.name)} ${model.lifecycle.upgradeBatchSize} ${SLOT_WAIT_SECONDS}`,
+    `  kop_upgrade_kubelet ${shQuote(host.name)} "$target" "$package" ${model.lifecycle.drainTimeoutSeconds}`,
+    "  kop_slot_release",
+    'elif [ "$kubelet_config" != "$(sha256sum /var/lib/kubelet/config.yaml)" ]; then',
+    "  systemctl restart kubelet",
+    "fi",
+    `mkdir -p "$KOP_STATE" && printf '%s\\n' ${shQuote(digest)} >${APPLIED}`,
+  ];
+  return script(`upgrade worker ${host.name} to Kubernetes ${model.kubernetes.version}`, body.join("\n"), ["node_upgrader_kubeconfig"]);
+}
