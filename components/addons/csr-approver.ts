@@ -17,14 +17,24 @@ export function kubeletServingCertificates(model: ClusterModel): boolean {
   return !model.addons.metricsServer.kubeletInsecureTls;
 }
 
-/** Regex of the node names the approver may approve: exactly the configured nodes. */
-export function approvableNodeNames(model: ClusterModel): string {
-  return `^(${model.nodes.map((h) => h.name.replace(/\./g, "\\.")).join("|")})$`;
+/** Any valid node name: a kubelet can only ask for a certificate in its own node's name (the approver checks it). */
+export const NODE_NAME_REGEX = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/**
+ * The networks a kubelet's certificate may name addresses in: cluster:kubernetes.nodeSubnets when set, else
+ * the /24 of every node address. Listing each node's /32 would not stop one node from claiming another's
+ * address either, and it would change the approver each time a node is added.
+ */
+export function approvableNetworks(model: ClusterModel): string[] {
+  if (model.kubernetes.nodeSubnets.length > 0) return model.kubernetes.nodeSubnets;
+  const networks = model.nodes.map((h) => `${h.internalAddress.split(".").slice(0, 3).join(".")}.0/24`);
+  return [...new Set(networks)];
 }
 
 /**
  * kubelet-csr-approver: kube-controller-manager never approves kubelet-serving CSRs itself. This one approves
- * a request only when its node name and every address in it belong to a configured node.
+ * a kubelet-serving request only when it comes from the node it names and every address in it lies in the
+ * node networks. It does not list the nodes, so adding a node leaves it unchanged.
  */
 export function planCsrApprover(model: ClusterModel): AddonPlan {
   const plan = new AddonPlan("csr-approver");
@@ -60,9 +70,9 @@ export function planCsrApprover(model: ClusterModel): AddonPlan {
                 name: NAME,
                 image: addonImage(model, model.addons.metricsServer.csrApproverImage),
                 env: [
-                  { name: "PROVIDER_REGEX", value: approvableNodeNames(model) },
-                  { name: "PROVIDER_IP_PREFIXES", value: model.nodes.map((h) => `${h.internalAddress}/32`).join(",") },
-                  // Node names need not resolve in DNS here; names and addresses are pinned above instead.
+                  { name: "PROVIDER_REGEX", value: NODE_NAME_REGEX },
+                  { name: "PROVIDER_IP_PREFIXES", value: approvableNetworks(model).join(",") },
+                  // Node names need not resolve in DNS here; the addresses are limited to the node networks instead.
                   { name: "BYPASS_DNS_RESOLUTION", value: "true" },
                 ],
                 resources: { requests: { cpu: "10m", memory: "32Mi" } },

@@ -274,7 +274,11 @@ describe("add-on objects from the model", () => {
     expect(args).not.toContain("--kubelet-insecure-tls");
     expect(args).toContain("--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname");
     const approver = env(container(dev.get("Deployment/kube-system/kubelet-csr-approver"), "kubelet-csr-approver"));
-    expect(approver).toMatchObject({ PROVIDER_REGEX: "^(dev-cp1|dev-w1|dev-w2)$", PROVIDER_IP_PREFIXES: "192.168.56.11/32,192.168.56.21/32,192.168.56.22/32" });
+    expect(approver).toMatchObject({ PROVIDER_IP_PREFIXES: "192.168.56.0/24" });
+    expect(new RegExp(approver.PROVIDER_REGEX).test("dev-w1")).toBe(true);
+    expect(new RegExp(approver.PROVIDER_REGEX).test("Dev_W1")).toBe(false);
+    const prodApprover = env(container(objects(loadStackFile("prod")).get("Deployment/kube-system/kubelet-csr-approver"), "kubelet-csr-approver"));
+    expect(prodApprover.PROVIDER_IP_PREFIXES).toBe("10.20.0.0/24");
     const china = objects(loadStackFile("china"));
     expect(container(china.get("Deployment/kube-system/metrics-server"), "metrics-server").args).toContain("--kubelet-insecure-tls");
     expect(china.has("Deployment/kube-system/kubelet-csr-approver")).toBe(false);
