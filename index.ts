@@ -1,3 +1,4 @@
+import { addonStackOutputs } from "./components/addons";
 import { Cluster } from "./components/cluster";
 import { modelFromPulumiConfig } from "./components/config/pulumi";
 
@@ -8,3 +9,5 @@ export const clusterName = model.name;
 export const controlPlaneEndpoint = `${model.endpoint.host}:${model.endpoint.port}`;
 export const nodes = model.nodes.map((h) => ({ name: h.name, address: h.internalAddress, roles: h.roles }));
 export const steps = Object.keys(cluster.steps).length;
+// Add-ons: where Grafana, Kibana and the dashboard are, and their credentials as secret outputs.
+export const { addons, grafanaAdminPassword, elasticPassword, dashboardAdminToken } = addonStackOutputs(cluster.addons);

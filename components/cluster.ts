@@ -2,6 +2,7 @@ import type * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
+import { Addons } from "./addons";
 import { ConfigError, type ClusterModel } from "./config";
 import { ADMIN_KUBECONFIG, nodeJoinIds } from "./kubeadm/node-plan";
 import { FIRST_INSTALL_ONLY, kubePackagesId } from "./kube-packages/plan";
@@ -58,6 +59,8 @@ export class Cluster extends pulumi.ComponentResource {
   readonly kubernetesProvider: k8s.Provider;
   /** The init and every join: what has to be done before the CNI goes in. */
   readonly nodesJoined: pulumi.Resource[];
+  /** The cluster add-ons, through `kubernetesProvider` (docs/addons.md). */
+  readonly addons: Addons;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kop:index:Cluster", name, {}, opts);
@@ -103,6 +106,8 @@ export class Cluster extends pulumi.ComponentResource {
     this.kubeconfig = secrets[ADMIN_KUBECONFIG];
     this.kubernetesProvider = new k8s.Provider("kubernetes", { kubeconfig: this.kubeconfig }, { parent: this });
     this.nodesJoined = nodeJoinIds(model).map((id) => steps[id]);
+    // Add-ons: the CNI once every node has joined, every other add-on once the CNI is ready.
+    this.addons = new Addons("addons", { model, provider: this.kubernetesProvider, dependsOn: this.nodesJoined }, { parent: this });
     this.registerOutputs({});
   }
 }
