@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import { Addons } from "./addons";
 import { ConfigError, type ClusterModel } from "./config";
+import { DriftWiring } from "./drift/wiring";
 import { ADMIN_KUBECONFIG, nodeJoinIds } from "./kubeadm/node-plan";
 import { FIRST_INSTALL_ONLY, kubePackagesId } from "./kube-packages/plan";
 import { LifecycleGuard, membershipState } from "./lifecycle/guard";
@@ -18,6 +19,11 @@ export interface ClusterArgs {
   sshPrivateKey?: pulumi.Output<string>;
   /** Reads `privateKeyPath` files; defaults to the file system. */
   readKeyFile?: (path: string) => string;
+  /**
+   * Declare every placed file and every started unit as a resource `pulumi refresh` reads back
+   * (components/drift). index.ts turns it on; off by default so graph tests see only the steps.
+   */
+  driftDetection?: boolean;
 }
 
 const LAYER_TYPES: Record<LayerName, string> = {
@@ -85,21 +91,27 @@ export class Cluster extends pulumi.ComponentResource {
     const hosts = new Map(model.hosts.map((h) => [h.name, h]));
     const producers = new Map(Object.entries(plan.outputSecrets).map(([secret, step]) => [step, secret]));
 
+    const drift = args.driftDetection ? new DriftWiring({ hosts, connections }) : undefined;
     const steps: Record<string, command.remote.Command> = {};
     for (const spec of plan.steps) {
       const host = hosts.get(spec.host)!;
+      // The step's files go on the host first; their revisions in its triggers make it wait for them.
+      const files = drift?.filesOf(spec, spec.needs.map((id) => steps[id]), layers[spec.layer]);
       const resource = remoteStep(spec, {
         connection: connections.get(spec.host)!,
         sudo: host.ssh.user !== "root",
         secrets,
         dependsOn: [...spec.needs.map((id) => steps[id]), ...(guarded.has(spec.layer) ? [guard] : [])],
         parent: layers[spec.layer],
+        triggers: files?.revisions,
       });
       steps[spec.id] = resource;
+      drift?.unitsOf(spec, resource, layers[spec.layer]);
       const produced = producers.get(spec.id);
       if (produced) secrets[produced] = pulumi.secret(resource.stdout.apply((s) => s.trim()));
     }
 
+    drift?.declareUnits();
     this.steps = steps;
     this.secrets = secrets;
     this.layers = layers;

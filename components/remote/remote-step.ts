@@ -55,6 +55,8 @@ export function remoteStep(
     dependsOn: pulumi.Resource[];
     parent: pulumi.Resource;
     deletedWith?: pulumi.Resource;
+    /** More trigger values, e.g. the revisions of the step's drift-checked files (components/drift). */
+    triggers?: pulumi.Input<unknown>[];
   },
 ): command.remote.Command {
   const run = commandLine(spec.script, args.sudo);
@@ -67,7 +69,7 @@ export function remoteStep(
       update: run,
       delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
       stdin: stdinFor(spec.secrets, args.secrets),
-      triggers: [sha256(spec.script)],
+      triggers: [sha256(spec.script), ...(args.triggers ?? [])],
       addPreviousOutputInEnv: false,
       logging: handlesSecrets ? "none" : "stdoutAndStderr",
     },

@@ -20,8 +20,10 @@ export interface StepSpec {
   script: string;
   /** Undo script, run on delete (node removal, destroy). */
   deleteScript?: string;
-  /** Files the script places (also written by `npm run render`). */
+  /** Files the script places (also written by `npm run render`); each is a drift-checked ManagedFile. */
   files: RenderedFile[];
+  /** systemd units the script leaves enabled and running: `pulumi refresh` reports them stopped (components/drift). */
+  units?: string[];
   /** Ids of the steps that must succeed first. */
   needs: string[];
   /** Secret names the scripts read from stdin, in order (see kop_secret). */

@@ -189,6 +189,7 @@ export function planRuntime(model: ClusterModel): StepSpec[] {
         script: config.script,
         deleteScript: config.deleteScript,
         files: config.files,
+        units: model.runtime.kind === "docker" ? ["docker.service", "cri-docker.service"] : ["containerd.service"],
         needs: [runtimeInstallId(host.name)],
         secrets: [],
         timeouts: { create: "5m", update: "5m", delete: "5m" },

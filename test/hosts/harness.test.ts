@@ -5,11 +5,13 @@
  * that leaves nothing behind.  Fails (never skips) when not root or when a
  * prerequisite is missing: run `bash test/hosts/harness/rootfs.sh` as root first.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireRoot, startFakeAptRepo, startTestHosts, type FakeAptRepo, type TestHosts } from "./harness";
 
+const ROOT = path.join(__dirname, "..", "..");
 const A = "hv1";
 const B = "hv2";
 
@@ -42,10 +44,14 @@ describe("test-host harness (systemd-nspawn)", () => {
   });
 
   it("boots two hosts that answer SSH as root with the run's throwaway key", async () => {
-    expect(env.hosts.map((h) => [h.name, h.address, h.user, h.port])).toEqual([
-      [A, "10.213.0.11", "root", 22],
-      [B, "10.213.0.12", "root", 22],
+    // Addresses come in order from .11, skipping any held by another run that is up at the same time.
+    expect(env.hosts.map((h) => [h.name, h.user, h.port])).toEqual([
+      [A, "root", 22],
+      [B, "root", 22],
     ]);
+    const last = env.hosts.map((h) => Number(/^10\.213\.0\.(\d+)$/.exec(h.address)?.[1]));
+    expect(last[0]).toBeGreaterThanOrEqual(11);
+    expect(last[1]).toBeGreaterThan(last[0]);
     for (const h of env.hosts) {
       expect(fs.existsSync(h.privateKeyPath)).toBe(true);
       expect(await sh(h.name, "hostname")).toBe(h.name);
@@ -106,7 +112,7 @@ describe("test-host harness (systemd-nspawn)", () => {
     await env.startHost(B);
     timings.startHostMs = Date.now() - t2;
     expect(await sh(B, "cat /root/marker")).toBe("survives");
-    expect(await sh(B, "ip -4 -o addr show dev host0 | awk '{print $4}'")).toBe("10.213.0.12/24");
+    expect(await sh(B, "ip -4 -o addr show dev host0 | awk '{print $4}'")).toBe(`${env.host(B).address}/24`);
     expect(await sh(A, `ping -c1 -W2 ${B} >/dev/null && echo ok`)).toBe("ok");
   });
 
@@ -145,10 +151,45 @@ describe("test-host harness (systemd-nspawn)", () => {
     expect(await sh(A, "systemctl is-enabled kubelet; systemctl is-active kubelet")).toBe("enabled\nactive");
     expect(await sh(A, "dpkg-query -W -f='${Version}' kubernetes-cni")).toBe("1.3.0-1.1");
     // The repository was really used, by the host, and signatures were checked (no [trusted=yes]).
-    expect(repo.requests.some((r) => r.path.endsWith("/v1.29/deb/InRelease") && r.status === 200 && r.from.endsWith("10.213.0.11"))).toBe(true);
+    expect(repo.requests.some((r) => r.path.endsWith("/v1.29/deb/InRelease") && r.status === 200 && r.from.endsWith(env.host(A).address))).toBe(true);
     expect(repo.requests.some((r) => r.path.includes("kubeadm_1.29.13-1.1_amd64.deb"))).toBe(true);
     // The 1.30 repository is separate, as in the real layout.
     expect(await sh(A, `curl -fsS ${repo.repoUrl("1.30")}Packages | grep -A1 '^Package: kubeadm' | sed -n 's/^Version: //p'`)).toBe("1.30.10-1.1");
+  });
+
+  it("runs can be up side by side; a run whose test process died is reclaimed by gc", async () => {
+    // A second run from another process, killed with SIGKILL like a crashed test: no teardown, no exit hook.
+    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(__dirname, "harness", "crash-child.ts"), "hvx"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("\n")) resolve(out.split("\n")[0]);
+      });
+      child.on("exit", (code) => reject(new Error(`crash-child exited (${code}) before starting its host:\n${err}`)));
+    });
+    const other = JSON.parse(line) as { runDir: string; pid: number; hosts: Array<{ name: string; address: string }> };
+    // Both runs share the bridge: distinct addresses, and they reach each other.
+    expect(env.hosts.map((h) => h.address)).not.toContain(other.hosts[0].address);
+    expect(await sh(A, `ping -c1 -W2 ${other.hosts[0].address} >/dev/null && echo ok`)).toBe("ok");
+    // tsx runs the script in a child node process: that one is the run's owner.
+    const exited = new Promise((r) => child.once("exit", r));
+    process.kill(other.pid, "SIGKILL");
+    child.kill("SIGKILL");
+    await exited;
+    const nspawnOf = (run: string) =>
+      execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("systemd-nspawn") && l.includes(run));
+    expect(nspawnOf(other.runDir).length).toBe(1); // leaked, as after a real crash
+    execFileSync("bash", [path.join(__dirname, "harness", "hosts.sh"), "gc"], { stdio: "inherit" });
+    expect(nspawnOf(other.runDir)).toEqual([]);
+    expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(other.runDir);
+    expect(execFileSync("ip", ["-o", "link"], { encoding: "utf8" })).not.toContain("vb-hvx");
+    // This run was not touched.
+    expect(await sh(A, "hostname")).toBe(A);
   });
 
   it("teardown leaves no nspawn process, veth, overlay mount, bridge or iptables rule behind", async () => {
@@ -160,10 +201,18 @@ describe("test-host harness (systemd-nspawn)", () => {
     const procs = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("systemd-nspawn") && l.includes(runDir));
     expect(procs).toEqual([]);
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
-    expect(links).not.toMatch(/vb-hv[12]|kopbr0/);
+    expect(links).not.toMatch(/vb-hv[12]\b/);
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(runDir);
-    expect(execFileSync("iptables", ["-w", "-S"], { encoding: "utf8" })).not.toContain("KOP-");
-    expect(execFileSync("iptables", ["-w", "-t", "nat", "-S"], { encoding: "utf8" })).not.toContain("KOP-");
     expect(fs.existsSync(runDir)).toBe(false);
+    // The bridge and the rules are shared by the runs that are up: the last one down removes them.
+    const registry = "/run/kubeadm-on-pulumi/runs";
+    const othersUp = fs.existsSync(registry) && fs.readdirSync(registry).length > 0;
+    if (!othersUp) {
+      expect(links).not.toContain("kopbr0");
+      expect(execFileSync("iptables", ["-w", "-S"], { encoding: "utf8" })).not.toContain("KOP-");
+      expect(execFileSync("iptables", ["-w", "-t", "nat", "-S"], { encoding: "utf8" })).not.toContain("KOP-");
+    } else {
+      console.log(`[harness] other runs are up (${fs.readdirSync(registry).join(", ")}): bridge and rules stay for them`);
+    }
   });
 });

@@ -8,6 +8,11 @@
 #   hosts.sh down [--all]      stop every host of the run and remove what the run
 #                              added; --all: every registered run plus any orphan
 #   hosts.sh gc                down every run whose owner process has died
+#
+# Several runs may be up at once (say, two engineers' test files on one
+# machine): they share the bridge and the subnet, addresses are handed out
+# across runs, and the last run down removes the bridge and the iptables rules.
+# Host names must be unique among the runs that are up at the same time.
 #   hosts.sh stop NAME         power a host off (disk and address are kept)
 #   hosts.sh start NAME        boot a stopped host again, wait for SSH
 #   hosts.sh link NAME up|down take the host's bridge port up or down
@@ -75,6 +80,28 @@ with_lock() {
   fi
 }
 
+# Serialises what runs share: the bridge, iptables rules, address allocation.
+global_lock() {
+  install -d -m 755 "$STATE" "$REGISTRY"
+  exec 7>"$STATE/.lock"
+  flock -w 120 7 || die "$STATE/.lock is held by another hosts.sh for 120s"
+}
+global_unlock() { exec 7>&-; }
+
+run_key() { printf '%s' "$1" | sha256sum | cut -c1-16; }
+
+# Run directories of every registered run on bridge $1 (other than $RUN).
+other_runs_on_bridge() {
+  local r target
+  for r in "$REGISTRY"/*; do
+    [[ -L "$r" ]] || continue
+    target="$(readlink "$r")"
+    [[ "$target" != "$RUN" && -e "$target/run.env" ]] || continue
+    grep -qx "RUN_BRIDGE=$1" "$target/run.env" && printf '%s\n' "$target"
+  done
+  return 0
+}
+
 # ---------------------------------------------------------------- process ids
 
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
@@ -100,7 +127,6 @@ container_inits() {
 machine_setup_network() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
-    echo "$RUN" >"$STATE/bridge-$BRIDGE.created-by"
   fi
   ip addr replace "$GATEWAY/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
@@ -142,8 +168,8 @@ machine_teardown_network() {
     ip link del "$bridge" || log "could not delete bridge $bridge"
   fi
   rm -f "$STATE/bridge-$bridge.created-by" "$STATE/bridge-$bridge.owner"
-  # Put ip_forward back once no bridge of ours is left.
-  if [[ -e "$STATE/ip_forward.orig" ]] && ! compgen -G "$STATE/bridge-*.owner" >/dev/null; then
+  # Put ip_forward back once no run of ours is left.
+  if [[ -e "$STATE/ip_forward.orig" ]] && ! compgen -G "$REGISTRY/*" >/dev/null; then
     cat "$STATE/ip_forward.orig" >/proc/sys/net/ipv4/ip_forward
     rm -f "$STATE/ip_forward.orig"
   fi
@@ -275,7 +301,7 @@ boot_host() {
   now_ms >"$d/boot-started-ms"
   printf -- '--- boot %s ---\n' "$(date -u +%FT%TZ)" >>"$d/console.log"
   KOP_HOSTS_RUN="$RUN" KOP_HOSTS_BRIDGE="$BRIDGE" KOP_HOSTS_PREFIX="$PREFIX" ROOTFS="$ROOTFS" \
-    setsid "$BASH" "$HERE/hosts.sh" _supervise "$name" </dev/null >/dev/null 2>&1 8>&- &
+    setsid "$BASH" "$HERE/hosts.sh" _supervise "$name" </dev/null >/dev/null 2>&1 7>&- 8>&- &
   for i in $(seq 1 100); do
     [[ -s "$d/nspawn.pid" ]] && break
     sleep 0.05
@@ -371,7 +397,9 @@ owner_alive() {
   pid="$(sed -n 's/^RUN_OWNER_PID=//p' "$env")"
   start="$(sed -n 's/^RUN_OWNER_START=//p' "$env")"
   [[ "$pid" == 0 || -z "$pid" ]] && return 0
-  pid_alive "$pid" && [[ "$(pid_start_time "$pid")" == "$start" ]]
+  # A zombie (killed, not yet reaped) owner is gone too.
+  pid_alive "$pid" && [[ "$(pid_start_time "$pid")" == "$start" ]] &&
+    [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
 }
 
 init_run() {
@@ -394,25 +422,9 @@ RUN_ROOTFS=$ROOTFS
 RUN_OWNER_PID=$owner
 RUN_OWNER_START=$start
 EOF
-  ln -sfn "$RUN" "$REGISTRY/$(printf '%s' "$RUN" | sha256sum | cut -c1-16)"
   rm -f "$RUN/id_ed25519" "$RUN/id_ed25519.pub"
   ssh-keygen -q -t ed25519 -N '' -C "kop-test-hosts@$(date +%s)" -f "$RUN/id_ed25519"
   install -d "$RUN/hosts"
-}
-
-claim_bridge() {
-  local owner_file="$STATE/bridge-$BRIDGE.owner" other
-  if [[ -e "$owner_file" ]]; then
-    other="$(cat "$owner_file")"
-    if [[ "$other" != "$RUN" ]]; then
-      if [[ -e "$other/run.env" ]] && owner_alive "$other"; then
-        die "bridge $BRIDGE is in use by the run in $other; run 'KOP_HOSTS_RUN=$other $0 down' (or '$0 down --all')"
-      fi
-      log "tearing down stale run $other (its owner is gone)"
-      KOP_HOSTS_RUN="$other" bash "$HERE/hosts.sh" down || true
-    fi
-  fi
-  echo "$RUN" >"$owner_file"
 }
 
 json() {
@@ -440,23 +452,32 @@ cmd_up() {
   for name in "$@"; do valid_name "$name"; done
   with_lock
   init_run
-  claim_bridge
   resolve_mirrors "$ROOTFS"
+  global_lock
+  ln -sfn "$RUN" "$REGISTRY/$(run_key "$RUN")"
   machine_setup_network
+  # Addresses in use by any run on this bridge.
+  local used=() r runs=("$RUN")
+  mapfile -t -O 1 runs < <(other_runs_on_bridge "$BRIDGE")
+  for r in "${runs[@]}"; do
+    compgen -G "$r/hosts/*/index" >/dev/null && mapfile -t -O "${#used[@]}" used < <(cat "$r"/hosts/*/index)
+  done
   index=$FIRST_HOST
   for name in "$@"; do
     if [[ -e "$(hostdir "$name")/index" ]]; then
       names+=("$name")
       continue
     fi
-    while compgen -G "$RUN/hosts/*/index" >/dev/null && grep -qx "$index" "$RUN"/hosts/*/index; do index=$((index + 1)); done
+    while printf '%s\n' "${used[@]}" | grep -qx "$index"; do index=$((index + 1)); done
     ((index < 255)) || die "no address left in $SUBNET"
     if ip link show "vb-$name" >/dev/null 2>&1; then
-      die "interface vb-$name already exists on this machine (a host of another run?)"
+      die "interface vb-$name already exists on this machine: a host named $name is up in another run (names must be unique among runs up at once)"
     fi
     prepare_host "$name" "$index"
+    used+=("$index")
     names+=("$name")
   done
+  global_unlock
   for name in "${names[@]}"; do boot_host "$name"; done
   # Every host's /etc/hosts lists all hosts of the run, including later ones.
   for name in "${names[@]}"; do
@@ -496,18 +517,21 @@ cmd_down() {
   for d in "$RUN"/hosts/*/; do
     [[ -d "$d" ]] || continue
     touch "$d/stopping"
-    pid_alive "$(read_pid "$d/nspawn.pid")" && kill -TERM "$(read_pid "$d/nspawn.pid")" 2>/dev/null
+    if pid_alive "$(read_pid "$d/nspawn.pid")"; then kill -TERM "$(read_pid "$d/nspawn.pid")" 2>/dev/null || true; fi
   done
   for d in "$RUN"/hosts/*/; do
     [[ -d "$d" ]] || continue
     name="$(basename "$d")"
     halt_host "$name" 30
   done
-  if [[ "$(cat "$STATE/bridge-$BRIDGE.owner" 2>/dev/null)" == "$RUN" ]]; then
-    rm -f "$STATE/bridge-$BRIDGE.owner"
+  global_lock
+  rm -f "$REGISTRY/$(run_key "$RUN")"
+  if [[ -z "$(other_runs_on_bridge "$BRIDGE")" ]]; then
     machine_teardown_network "$BRIDGE"
+  else
+    log "bridge $BRIDGE stays: other runs still use it"
   fi
-  rm -f "$REGISTRY/$(printf '%s' "$RUN" | sha256sum | cut -c1-16)"
+  global_unlock
   # Only remove what this script made: host dirs (overlays are unmounted) and
   # the run's files.
   local leftover=0
@@ -628,4 +652,6 @@ main() {
 }
 
 ROOTFS="${ROOTFS:-}"
-main "$@"
+# On one line: bash reads a script as it runs, so nothing after this is read
+# even if the file is replaced while a long-lived supervisor runs from it.
+main "$@"; exit $?
