@@ -1,0 +1,234 @@
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { describe, expect, it } from "vitest";
+import { loadStackFile, type ClusterModel } from "../../components/config";
+import { isSecretValue, reveal, type ResourceGraph } from "../../scripts/lib/mock-program";
+import { haSection, model } from "./fixtures";
+import { clusterGraph } from "./mock-cluster";
+
+/**
+ * The kubeadm layers under Pulumi mocks: the ordering the engine sees, and what `pulumi preview`
+ * plans for the lifecycle changes (added, removed and changed resources, with the engine's
+ * ignoreChanges applied as it would be).
+ */
+
+// The options the engine would apply to each resource's diff (the shared recorder keeps inputs only).
+const ignoreChangesByName = new Map<string, string[]>();
+const monitor = MockMonitor.prototype as unknown as { registerResource(req: any, cb: any): Promise<void> };
+const recordInputs = monitor.registerResource;
+monitor.registerResource = function (this: unknown, req: any, cb: any) {
+  ignoreChangesByName.set(req.getName(), req.getIgnorechangesList());
+  return recordInputs.call(this, req, cb);
+};
+
+interface PreviewPlan {
+  create: string[];
+  delete: string[];
+  update: string[];
+}
+
+/** Graphs are costly under mocks: one per distinct model. */
+const graphs = new Map<string, ReturnType<typeof clusterGraph>>();
+function graphOf(m: ClusterModel): ReturnType<typeof clusterGraph> {
+  const key = JSON.stringify(m);
+  if (!graphs.has(key)) graphs.set(key, clusterGraph(m));
+  return graphs.get(key)!;
+}
+
+/** What preview would plan going from `before` to `after`: inputs compared except the ignored ones. */
+async function preview(before: ClusterModel, after: ClusterModel): Promise<PreviewPlan & { after: ResourceGraph }> {
+  const a = await graphOf(before);
+  const b = await graphOf(after);
+  const comparable = (r: ResourceGraph["resources"][number]) => {
+    const ignored = new Set(ignoreChangesByName.get(r.name) ?? []);
+    return JSON.stringify(Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !ignored.has(k))));
+  };
+  const old = new Map(a.custom.map((r) => [r.name, comparable(r)]));
+  const now = new Map(b.custom.map((r) => [r.name, comparable(r)]));
+  return {
+    create: [...now.keys()].filter((n) => !old.has(n)).sort(),
+    delete: [...old.keys()].filter((n) => !now.has(n)).sort(),
+    update: [...now.keys()].filter((n) => old.has(n) && old.get(n) !== now.get(n)).sort(),
+    after: b,
+  };
+}
+
+const KUBEADM_STEP = /\/(kubeadm-config|kubeadm-init|cluster-ca-hash|admin-kubeconfig|node-upgrader|admit|kubeadm-join|node|node-labels|kubeadm-upgrade)$/;
+/** Steps ("<owner>/<step>") and the guard; the drift layer's per-file resources ("<host>/etc/...") follow their step. */
+const stepsOnly = (names: string[]) => names.filter((n) => /^[^/]+\/[^/]+$/.test(n) || n === "lifecycle-guard");
+const kubeadmOnly = (names: string[]) => names.filter((n) => KUBEADM_STEP.test(n) || n === "lifecycle-guard");
+const withVersion = (section: Record<string, any>, version: string) => ({ ...section, kubernetes: { ...section.kubernetes, version } });
+const command = (g: ResourceGraph, name: string, which: "create" | "delete") => String(reveal(g.byName(name).inputs[which]));
+
+describe("kubeadm ordering under Pulumi mocks", () => {
+  it("runs kubeadm init after the runtime, the packages, the load balancer and external etcd (prod stack)", async () => {
+    const m = loadStackFile("prod");
+    const graph = await graphOf(m);
+    const ancestors = graph.ancestorsOf("prod-cp1/kubeadm-init");
+    for (const step of ["prod-cp1/runtime-config", "prod-cp1/kube-packages", "prod-cp1/hosts-file", "prod-cp1/kubeadm-config", "prod-cp1/etcd-client-certs"]) {
+      expect(ancestors, step).toContain(step);
+    }
+    for (const lb of ["prod-lb1", "prod-lb2"]) expect(ancestors).toContain(`${lb}/keepalived-config`);
+    for (const member of ["prod-etcd1", "prod-etcd2", "prod-etcd3"]) expect(ancestors).toContain(`${member}/etcd-member`);
+    expect([...ancestors].some((a) => a.startsWith("prod-w"))).toBe(false);
+  });
+
+  it("joins control planes one at a time, each after the one before", async () => {
+    const graph = await graphOf(model(haSection(1)));
+    expect(graph.dependenciesOf("cp2/admit")).toContain("cp1/kubeadm-init");
+    expect(graph.dependenciesOf("cp3/admit")).toContain("cp2/kubeadm-join");
+    expect(graph.ancestorsOf("cp3/kubeadm-join")).toContain("cp2/kubeadm-join");
+    expect(graph.ancestorsOf("cp2/kubeadm-join")).not.toContain("cp3/kubeadm-join");
+  });
+
+  it("joins workers in parallel: each needs only the init and its own steps", async () => {
+    const graph = await graphOf(model(haSection(3)));
+    for (const w of ["w1", "w2", "w3"]) {
+      expect(stepsOnly(graph.dependenciesOf(`${w}/kubeadm-join`)).sort()).toEqual(
+        [`${w}/kubeadm-config`, `${w}/admit`, "cp1/cluster-ca-hash", `${w}/kube-packages`, `${w}/hosts-file`, "lifecycle-guard"].sort(),
+      );
+      expect(stepsOnly(graph.dependenciesOf(`${w}/admit`)).sort()).toEqual(["cp1/kubeadm-init", "lifecycle-guard"]);
+      const ancestors = [...graph.ancestorsOf(`${w}/kubeadm-join`)];
+      expect(ancestors.filter((a) => /^(cp2|cp3)\//.test(a))).toEqual([]);
+      expect(ancestors.filter((a) => /^w\d\//.test(a) && !a.startsWith(`${w}/`))).toEqual([]);
+    }
+  });
+
+  it("drains workers while every control plane is still there: their drain steps wait for the last control-plane join", async () => {
+    const graph = await graphOf(model(haSection(2)));
+    expect(graph.dependenciesOf("w1/node")).toEqual(expect.arrayContaining(["w1/kubeadm-join", "cp3/kubeadm-join"]));
+    expect(graph.dependenciesOf("cp3/node")).toContain("cp3/kubeadm-join");
+    // On removal the engine deletes dependents first: drain (node), then reset (join), then the Node object (admit).
+    expect(graph.dependenciesOf("w1/kubeadm-join")).toContain("w1/admit");
+  });
+
+  it("makes every kubeadm step wait for the lifecycle guard", async () => {
+    const graph = await graphOf(model(haSection(1)));
+    const guarded = graph.custom.filter((r) => KUBEADM_STEP.test(r.name));
+    expect(guarded.length).toBeGreaterThan(20);
+    for (const r of guarded) expect(graph.dependenciesOf(r.name), r.name).toContain("lifecycle-guard");
+    expect(graph.byName("lifecycle-guard").type).toBe("pulumi-nodejs:dynamic:Resource");
+  });
+
+  it("upgrades the first control plane, then the others one at a time, then the workers (not ordered against each other)", async () => {
+    const graph = await graphOf(model(haSection(3)));
+    expect(graph.dependenciesOf("cp2/kubeadm-upgrade")).toContain("cp1/kubeadm-upgrade");
+    expect(graph.dependenciesOf("cp3/kubeadm-upgrade")).toContain("cp2/kubeadm-upgrade");
+    for (const w of ["w1", "w2", "w3"]) {
+      expect(graph.dependenciesOf(`${w}/kubeadm-upgrade`)).toEqual(expect.arrayContaining(["cp3/kubeadm-upgrade", `${w}/kubeadm-join`, "cp1/node-upgrader"]));
+      expect([...graph.ancestorsOf(`${w}/kubeadm-upgrade`)].filter((a) => /^w\d\//.test(a) && !a.startsWith(`${w}/`))).toEqual([]);
+    }
+  });
+
+  it("builds the kubernetes provider from the secret kubeconfig the first control plane reads back", async () => {
+    const graph = await graphOf(model(haSection(1)));
+    const provider = graph.custom.find((r) => r.type === "pulumi:providers:kubernetes")!;
+    expect(isSecretValue(provider.inputs.kubeconfig)).toBe(true);
+    expect(graph.dependenciesOf(provider.name)).toContain("cp1/admin-kubeconfig");
+    expect(await pulumi.isSecret(graph.result.kubeconfig)).toBe(true);
+    expect(graph.result.nodesJoined.length).toBe(4);
+  });
+});
+
+describe("what pulumi preview plans for lifecycle changes", () => {
+  it("adding a worker: only that worker's resources", async () => {
+    const plan = await preview(model(haSection(3)), model(haSection(4)));
+    expect(plan.update).toEqual([]);
+    expect(plan.delete).toEqual([]);
+    expect(kubeadmOnly(plan.create)).toEqual(["w4/admit", "w4/kubeadm-config", "w4/kubeadm-join", "w4/kubeadm-upgrade", "w4/node", "w4/node-labels"]);
+    expect(plan.create.every((n) => n.startsWith("w4/"))).toBe(true);
+  });
+
+  it("adding control planes: their chained joins, and the certSANs in the control planes' kubeadm.yaml; no init, join or upgrade re-runs", async () => {
+    const more = haSection(1);
+    more.hosts.push({ name: "cp4", address: "10.0.0.14", roles: ["control-plane"] }, { name: "cp5", address: "10.0.0.15", roles: ["control-plane"] });
+    const plan = await preview(model(haSection(1)), model(more));
+    expect(plan.delete).toEqual([]);
+    expect(kubeadmOnly(plan.update)).toEqual(["cp1/kubeadm-config", "cp2/kubeadm-config", "cp3/kubeadm-config", "lifecycle-guard"]);
+    const created = kubeadmOnly(plan.create);
+    for (const cp of ["cp4", "cp5"]) {
+      for (const step of ["admit", "kubeadm-config", "kubeadm-join", "kubeadm-upgrade", "node", "node-labels"]) expect(created).toContain(`${cp}/${step}`);
+    }
+    expect(plan.after.dependenciesOf("cp4/admit")).toContain("cp3/kubeadm-join");
+    expect(plan.after.dependenciesOf("cp5/admit")).toContain("cp4/kubeadm-join");
+    expect(plan.after.dependenciesOf("cp4/kubeadm-upgrade")).toContain("cp3/kubeadm-upgrade");
+  });
+
+  it("removing a worker: only its resources go, and their deletes drain, reset and delete the Node object", async () => {
+    const before = await graphOf(model(haSection(3)));
+    const plan = await preview(model(haSection(3)), model(haSection(2)));
+    expect(plan.update).toEqual([]);
+    expect(plan.create).toEqual([]);
+    expect(plan.delete.every((n) => n.startsWith("w3/"))).toBe(true);
+    expect(kubeadmOnly(plan.delete)).toEqual(["w3/admit", "w3/kubeadm-config", "w3/kubeadm-join", "w3/kubeadm-upgrade", "w3/node", "w3/node-labels"]);
+    expect(command(before, "w3/node", "delete")).toContain("kop_drain_for_removal 'w3' 300");
+    expect(command(before, "w3/kubeadm-join", "delete")).toContain("kop_teardown 'unix:///run/containerd/containerd.sock' ''");
+    expect(command(before, "w3/admit", "delete")).toContain('kop_kubectl delete node "$node" --ignore-not-found');
+  });
+
+  it("a version bump: the guard, the upgrade steps and the kubeadm config files; nothing that joins, resets or drains", async () => {
+    const plan = await preview(model(haSection(2)), model(withVersion(haSection(2), "1.30.9")));
+    expect(plan.create).toEqual([]);
+    expect(plan.delete).toEqual([]);
+    expect(stepsOnly(plan.update)).toEqual([
+      "cp1/kubeadm-config",
+      "cp1/kubeadm-upgrade",
+      "cp2/kubeadm-config",
+      "cp2/kubeadm-upgrade",
+      "cp3/kubeadm-config",
+      "cp3/kubeadm-upgrade",
+      "lifecycle-guard",
+      "w1/kubeadm-config",
+      "w1/kubeadm-upgrade",
+      "w2/kubeadm-config",
+      "w2/kubeadm-upgrade",
+    ]);
+    expect(ignoreChangesByName.get("w1/kube-packages")).toEqual(["create", "update", "triggers"]);
+    expect(command(plan.after, "cp1/kubeadm-upgrade", "create")).toContain('kubeadm upgrade apply "v$target" --yes');
+  });
+
+  it("crossing to kubeadm v1beta4 (1.30 -> 1.31) also rewrites the workers' join.yaml, still without re-running a join", async () => {
+    const plan = await preview(model(withVersion(haSection(1), "1.30.9")), model(withVersion(haSection(1), "1.31.4")));
+    expect(kubeadmOnly(plan.update).filter((n) => n.startsWith("w1/"))).toEqual(["w1/kubeadm-config", "w1/kubeadm-upgrade"]);
+    expect(plan.update.filter((n) => /kubeadm-(init|join)$|\/(admit|node)$/.test(n))).toEqual([]);
+  });
+
+  it("an image mirror change: the control planes' kubeadm.yaml and upgrade steps, and the runtime's sandbox image; workers' kubeadm steps stay", async () => {
+    const mirror = haSection(2);
+    mirror.mirrors = { imageRepository: "registry.example.com/k8s" };
+    const plan = await preview(model(haSection(2)), model(mirror));
+    expect(plan.create).toEqual([]);
+    expect(plan.delete).toEqual([]);
+    expect(kubeadmOnly(plan.update)).toEqual(["cp1/kubeadm-config", "cp1/kubeadm-upgrade", "cp2/kubeadm-config", "cp2/kubeadm-upgrade", "cp3/kubeadm-config", "cp3/kubeadm-upgrade"]);
+    expect(stepsOnly(plan.update).filter((n) => !KUBEADM_STEP.test(n)).every((n) => n.endsWith("/runtime-config"))).toBe(true);
+  });
+
+  it("a package mirror change: the upgrade steps rewrite the repository; the first-install package steps stay", async () => {
+    const mirror = haSection(1);
+    mirror.mirrors = { kubernetesPackages: "https://mirror.example.com/kubernetes" };
+    const plan = await preview(model(haSection(1)), model(mirror));
+    expect(stepsOnly(plan.update)).toEqual(["cp1/kubeadm-upgrade", "cp2/kubeadm-upgrade", "cp3/kubeadm-upgrade", "w1/kubeadm-upgrade"]);
+  });
+
+  it("keeps the bootstrap token and the certificate key out of every command and plain output", async () => {
+    const graph = await graphOf(model(haSection(2)));
+    const token = "mockedsecretvalue.mockedsecretvalue";
+    const key = "00".repeat(32);
+    for (const r of graph.custom.filter((c) => c.type === "command:remote:Command")) {
+      for (const field of ["create", "update", "delete"]) {
+        const text = String(reveal(r.inputs[field]) ?? "");
+        expect(text.includes("mockedsecretvalue") || text.includes(key), `${r.name}.${field}`).toBe(false);
+      }
+    }
+    for (const name of ["cp1/kubeadm-init", "cp2/kubeadm-join", "w1/kubeadm-join", "w1/admit", "cp2/admit", "w1/kubeadm-upgrade"]) {
+      const r = graph.byName(name);
+      expect(isSecretValue(r.inputs.stdin), name).toBe(true);
+      expect(r.inputs.logging, name).toBe("none");
+    }
+    const stdin = String(reveal(graph.byName("cp2/kubeadm-join").inputs.stdin));
+    expect(stdin).toContain(`bootstrap_token=${Buffer.from(token).toString("base64")}`);
+    // Steps without secrets keep their logs: an upgrade is readable in pulumi's output.
+    expect(graph.byName("cp1/kubeadm-upgrade").inputs.logging).toBe("stdoutAndStderr");
+    expect(await pulumi.isSecret(graph.result.secrets.admin_kubeconfig)).toBe(true);
+  });
+});
