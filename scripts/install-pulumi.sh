@@ -129,9 +129,9 @@ explain() {
   case "$1" in
     *"403 Forbidden"*)
       echo "the Go module proxy refuses to serve it (HTTP 403: $(sed -n 's/^[[:space:]]*server response: //p' <<<"$1" | head -n 1))" ;;
-    *"404 Not Found"*|*"410 Gone"*|*"unknown revision"*|*"invalid version"*)
+    *"404 Not Found"*|*"410 Gone"*|*"unknown revision"*|*"git ls-remote"*)
       echo "the Go module proxy does not know this module version (HTTP 404/410; the fallback to the origin repository then fails: $(head -n 1 <<<"$1" | cut -c1-160)). For a module in a repository subdirectory the proxy only knows versions tagged <subdir>/vX.Y.Z" ;;
-    *) echo "$1" ;;
+    *) head -n 1 <<<"$1" ;;
   esac
 }
 
