@@ -112,6 +112,7 @@ export class Cluster extends pulumi.ComponentResource {
     }
 
     drift?.declareUnits();
+    drift?.declareEtcdMembers(model, plan.steps, steps, layers);
     this.steps = steps;
     this.secrets = secrets;
     this.layers = layers;

@@ -9,13 +9,15 @@
  */
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostModel } from "../config";
-import type { StepSpec } from "../remote/step";
+import type { ClusterModel, HostModel } from "../config";
+import type { LayerName, StepSpec } from "../remote/step";
+import { EtcdMembers, etcdMembersSource } from "./etcd-members";
 import { ManagedFile, type ManagedFileArgs } from "./managed-file";
 import { ManagedUnit } from "./managed-unit";
 
 export const managedFileName = (host: string, path: string) => `${host}${path}`;
 export const managedUnitName = (host: string, unit: string) => `${host}/unit:${unit}`;
+export const ETCD_MEMBERS_NAME = "etcd-members";
 
 export interface DriftWiringArgs {
   hosts: ReadonlyMap<string, HostModel>;
@@ -85,6 +87,22 @@ export class DriftWiring {
   declareUnits(): ManagedUnit[] {
     return [...this.units.entries()].map(
       ([name, u]) => new ManagedUnit(name, { host: u.host, connection: this.connectionOf(u.host), unit: u.unit }, { parent: u.parent, dependsOn: u.steps }),
+    );
+  }
+
+  /**
+   * The read-only etcd member view, once the members exist: after every etcd step (external)
+   * or every control-plane step (stacked, kubeadm runs etcd). None while those layers have no steps.
+   */
+  declareEtcdMembers(model: ClusterModel, plan: readonly StepSpec[], steps: Readonly<Record<string, pulumi.Resource>>, layers: Readonly<Record<LayerName, pulumi.Resource>>): EtcdMembers | undefined {
+    const layer: LayerName = model.etcd.topology === "external" ? "etcd" : "control-plane";
+    const after = plan.filter((s) => s.layer === layer).map((s) => steps[s.id]);
+    const source = etcdMembersSource(model);
+    if (!source || after.length === 0) return undefined;
+    return new EtcdMembers(
+      ETCD_MEMBERS_NAME,
+      { host: source.via.name, connection: this.connectionOf(source.via.name), listScript: source.listScript, etcdctl: source.etcdctl, expected: source.expected },
+      { parent: layers[layer], dependsOn: after },
     );
   }
 }

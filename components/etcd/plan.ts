@@ -116,6 +116,7 @@ export function planEtcd(model: ClusterModel): LayerPlan {
       step(member, id, "etcd member: certificates, unit, bootstrap or join (one member at a time), health", renderMemberStep(model, member), {
         needs: [etcdInstallId(member.name), certs, ...(previous ? [previous] : [])],
         secrets: [memberBundleSecret(member)],
+        units: ["etcd.service"],
         timeouts: TIMEOUTS.member,
       }),
     );
