@@ -67,3 +67,25 @@ export function shellQuote(value: string): string {
 export function isUnknown(value: unknown): boolean {
   return value === UNKNOWN;
 }
+
+/**
+ * The value without undefined properties (recursively): the provider process sends results as a
+ * protobuf Struct, which rejects undefined ("Unexpected struct type").
+ */
+export function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => withoutUndefined(v)) as T;
+  if (value && typeof value === "object" && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, withoutUndefined(v)])) as T;
+  }
+  return value;
+}
+
+/**
+ * What a refresh stores as the resource's inputs: the live view, in the shape the program
+ * declares, so `pulumi preview` after a refresh shows each drifted value going back to the
+ * declared one. The private key is left out: inputs returned by a read are not re-marked secret.
+ */
+export function refreshedInputs<T extends object>(state: T, keys: readonly string[]): Partial<T> {
+  const picked = Object.fromEntries(Object.entries(state).filter(([k]) => keys.includes(k) && k !== "privateKey"));
+  return withoutUndefined(picked) as Partial<T>;
+}

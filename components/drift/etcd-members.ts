@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterModel, HostModel } from "../config";
 import { memberConfig } from "../etcd/member";
-import { changedConnectionKeys, targetOf, type ConnectionProps } from "./common";
+import { changedConnectionKeys, targetOf, refreshedInputs, type ConnectionProps, withoutUndefined } from "./common";
 import { isUnreachable, sshRun } from "./ssh";
 
 export interface ExpectedMember {
@@ -50,6 +50,9 @@ export interface EtcdMembersState extends EtcdMembersInputs {
   listError?: string;
   unreachable?: string;
 }
+
+/** The properties the program declares (see EtcdMembers), plus what a refresh found wrong. */
+const MEMBERS_INPUT_KEYS = ["host", "address", "port", "user", "hostKey", "sudo", "listScript", "etcdctl", "expected", "unexpected", "missing", "listError", "unreachable"];
 
 /** etcdctl's JSON with the uint64 member ids kept exact (JSON.parse would round them). */
 export function parseMemberList(json: string): LiveMember[] {
@@ -112,18 +115,22 @@ export const etcdMembersProvider: pulumi.dynamic.ResourceProvider = {
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs: EtcdMembersInputs) {
-    return { id: `${inputs.host}:etcd-members`, outs: await look(inputs) };
+    return { id: `${inputs.host}:etcd-members`, outs: withoutUndefined(await look(inputs)) };
   },
   async read(id: string, props: EtcdMembersState) {
     try {
-      return { id, props: await look(props) };
+      const state = withoutUndefined(await look(props));
+      return { id, props: state, inputs: refreshedInputs(state, MEMBERS_INPUT_KEYS) };
     } catch (e) {
-      if (isUnreachable(e)) return { id, props: { ...props, unreachable: (e as Error).message } };
+      if (isUnreachable(e)) {
+        const state = withoutUndefined({ ...props, unreachable: (e as Error).message });
+        return { id, props: state, inputs: refreshedInputs(state, MEMBERS_INPUT_KEYS) };
+      }
       throw e;
     }
   },
   async update(_id: string, _olds: EtcdMembersState, news: EtcdMembersInputs) {
-    return { outs: await look(news) };
+    return { outs: withoutUndefined(await look(news)) };
   },
   async delete() {},
 };

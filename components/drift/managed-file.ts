@@ -15,12 +15,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PRELUDE } from "../remote/shell";
-import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, type ConnectionProps } from "./common";
+import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, refreshedInputs, type ConnectionProps, withoutUndefined } from "./common";
 import { isUnreachable, sshCheck } from "./ssh";
 
 /** Files above this size are not read back (rendered configs are a few KiB). */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 const DEFAULT_OWNER = "root:root";
+/** The properties the program declares (see ManagedFile), plus the refresh's marker. */
+const FILE_INPUT_KEYS = ["host", "address", "port", "user", "hostKey", "sudo", "path", "mode", "secret", "wantOwner", "content", "contentHash", "exists", "drift", "unreachable"];
 
 export interface ManagedFileInputs extends ConnectionProps {
   path: string;
@@ -279,16 +281,20 @@ export const managedFileProvider: pulumi.dynamic.ResourceProvider = {
     await apply(inputs, before);
     const live = await readLive(inputs);
     const salt = inputs.secret ? newSalt() : undefined;
-    return { id: `${inputs.host}:${inputs.path}`, outs: stateOf(inputs, live, declaredOf(inputs), 1, salt, false) };
+    return { id: `${inputs.host}:${inputs.path}`, outs: withoutUndefined(stateOf(inputs, live, declaredOf(inputs), 1, salt, false)) };
   },
 
   async read(id: string, props: ManagedFileState) {
     try {
       const live = await readLive(props);
-      return { id, props: stateOf(props, live, props.declared, props.revision, props.salt, true) };
+      const state = withoutUndefined(stateOf(props, live, props.declared, props.revision, props.salt, true));
+      return { id, props: state, inputs: refreshedInputs(state, FILE_INPUT_KEYS) };
     } catch (e) {
       // Not deleted: the last known state stays, marked, and the next `up` verifies it again.
-      if (isUnreachable(e)) return { id, props: { ...props, unreachable: (e as Error).message } };
+      if (isUnreachable(e)) {
+        const state = withoutUndefined({ ...props, unreachable: (e as Error).message });
+        return { id, props: state, inputs: refreshedInputs(state, FILE_INPUT_KEYS) };
+      }
       throw e;
     }
   },
@@ -300,7 +306,7 @@ export const managedFileProvider: pulumi.dynamic.ResourceProvider = {
     const live = await readLive(news);
     const salt = news.secret ? (olds.salt ?? newSalt()) : undefined;
     const revision = (olds.revision ?? 0) + (changed || drifted ? 1 : 0);
-    return { outs: stateOf(news, live, declaredOf(news), revision, salt, false) };
+    return { outs: withoutUndefined(stateOf(news, live, declaredOf(news), revision, salt, false)) };
   },
 
   // The step's delete script restores the host's original file (kop_restore): nothing to do here.

@@ -4,7 +4,7 @@
  * systemctl enable / start, without re-running the step.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedConnectionKeys, shellQuote, targetOf, type ConnectionProps } from "./common";
+import { changedConnectionKeys, shellQuote, targetOf, refreshedInputs, type ConnectionProps, withoutUndefined } from "./common";
 import { isUnreachable, sshCheck } from "./ssh";
 
 export interface ManagedUnitInputs extends ConnectionProps {
@@ -28,6 +28,8 @@ export interface ManagedUnitState extends ManagedUnitInputs {
 /** is-enabled answers that count as enabled: a static or generated unit cannot be enabled and needs not be. */
 const ENABLED_STATES = ["enabled", "enabled-runtime", "static", "alias", "indirect", "generated"];
 const ACTIVE_STATES = ["active", "reloading"];
+/** The properties the program declares (see ManagedUnit), plus the refresh's marker. */
+const UNIT_INPUT_KEYS = ["host", "address", "port", "user", "hostKey", "sudo", "unit", "enabled", "active", "declaredEnabled", "declaredActive", "drift", "unreachable"];
 
 export function readUnitScript(unit: string): string {
   const u = shellQuote(unit);
@@ -128,21 +130,25 @@ export const managedUnitProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ManagedUnitInputs) {
-    return { id: `${inputs.host}:${inputs.unit}`, outs: await converge(inputs) };
+    return { id: `${inputs.host}:${inputs.unit}`, outs: withoutUndefined(await converge(inputs)) };
   },
 
   async read(id: string, props: ManagedUnitState) {
     const want = { enabled: props.declaredEnabled ?? props.enabled, active: props.declaredActive ?? props.active };
     try {
-      return { id, props: stateOf(props, want, await readLive(props)) };
+      const state = withoutUndefined(stateOf(props, want, await readLive(props)));
+      return { id, props: state, inputs: refreshedInputs(state, UNIT_INPUT_KEYS) };
     } catch (e) {
-      if (isUnreachable(e)) return { id, props: { ...props, unreachable: (e as Error).message } };
+      if (isUnreachable(e)) {
+        const state = withoutUndefined({ ...props, unreachable: (e as Error).message });
+        return { id, props: state, inputs: refreshedInputs(state, UNIT_INPUT_KEYS) };
+      }
       throw e;
     }
   },
 
   async update(_id: string, _olds: ManagedUnitState, news: ManagedUnitInputs) {
-    return { outs: await converge(news) };
+    return { outs: withoutUndefined(await converge(news)) };
   },
 
   // The step's delete script stops and disables what it started.

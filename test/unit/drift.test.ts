@@ -9,6 +9,7 @@ import { managedFileProvider, type ManagedFileInputs, type ManagedFileState } fr
 import { managedUnitProvider, type ManagedUnitInputs, type ManagedUnitState } from "../../components/drift/managed-unit";
 import { closeSshPool, sshPool } from "../../components/drift/ssh";
 import { PRELUDE } from "../../components/remote/shell";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { closedPort, startFakeHost, type FakeHost } from "./drift-fake-host";
 
 const provider = managedFileProvider as Required<typeof managedFileProvider>;
@@ -330,5 +331,25 @@ describe("the providers as the engine runs them", () => {
       await other.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("what the provider process sends back", () => {
+  it("is a valid protobuf Struct (no undefined anywhere), and a refresh's inputs are the live view without the key", async () => {
+    const inputs = plainFile("struct.conf", "x\n");
+    const created = await provider.create(inputs);
+    expect(() => Struct.fromJavaScript(created.outs)).not.toThrow();
+    host.sh(`echo y >${inputs.path}`);
+    const read = await provider.read(created.id, created.outs);
+    expect(() => Struct.fromJavaScript(read.props as never)).not.toThrow();
+    expect(read.inputs).toMatchObject({ content: "y\n", drift: ["content differs from the declared file"], path: inputs.path });
+    expect(read.inputs).not.toHaveProperty("privateKey");
+    expect(read.inputs).not.toHaveProperty("revision");
+    host.sh(`touch $FAKE_UNITS/kubelet.exists`);
+    const unit = await units.create(unitInputs("kubelet"));
+    const unitRead = await units.read(unit.id, unit.outs);
+    expect(() => Struct.fromJavaScript(unitRead.props as never)).not.toThrow();
+    expect(unitRead.inputs).toMatchObject({ unit: "kubelet", active: true, drift: [] });
+    expect(unitRead.inputs).not.toHaveProperty("privateKey");
   });
 });
