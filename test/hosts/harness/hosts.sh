@@ -552,7 +552,7 @@ cmd_down() {
 sweep_orphans() {
   local p cmd pids=() m br
   for p in /proc/[0-9]*; do
-    cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
+    cmd="$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" || continue
     if [[ "$cmd" == *systemd-nspawn*--setenv=KOP_HOSTS_MARKER=* ]]; then
       pids+=("${p#/proc/}")
     elif [[ "$({ tr '\0' '\n' <"$p/environ"; } 2>/dev/null)" == *KOP_HOSTS_MARKER=* ]] &&

@@ -143,7 +143,9 @@ export function requireRoot(): void {
       [
         "HOSTS TIER CANNOT RUN — this is a failure, not a skip:",
         ...problems.map((p) => `  - ${p}`),
-        `Fix: as root, run 'bash ${path.relative(process.cwd(), ROOTFS_SH) || ROOTFS_SH}' (installs the prerequisites with apt-get and builds the cached rootfs).`,
+        "Fix: run the hosts tier as root, after running once, as root:",
+        `  bash ${ROOTFS_SH}`,
+        "  (it installs the prerequisites with apt-get and builds the cached host rootfs)",
       ].join("\n"),
     );
   }
