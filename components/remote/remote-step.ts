@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as os from "node:os";
 import type { HostModel } from "../config";
+import { withoutPromiseStacks } from "./declare";
 import { commandLine, sha256 } from "./shell";
 import type { StepSpec } from "./step";
 
@@ -61,24 +62,27 @@ export function remoteStep(
 ): command.remote.Command {
   const run = commandLine(spec.script, args.sudo);
   const handlesSecrets = spec.secrets.length > 0 || spec.output === "secret";
-  return new command.remote.Command(
-    spec.id,
-    {
-      connection: args.connection,
-      create: run,
-      update: run,
-      delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
-      stdin: stdinFor(spec.secrets, args.secrets),
-      triggers: [sha256(spec.script), ...(args.triggers ?? [])],
-      addPreviousOutputInEnv: false,
-      logging: handlesSecrets ? "none" : "stdoutAndStderr",
-    },
-    {
-      parent: args.parent,
-      dependsOn: args.dependsOn,
-      deletedWith: args.deletedWith,
-      additionalSecretOutputs: handlesSecrets ? ["stdout", "stderr"] : [],
-      customTimeouts: spec.timeouts,
-    },
+  return withoutPromiseStacks(
+    () =>
+      new command.remote.Command(
+        spec.id,
+        {
+          connection: args.connection,
+          create: run,
+          update: run,
+          delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
+          stdin: stdinFor(spec.secrets, args.secrets),
+          triggers: [sha256(spec.script), ...(args.triggers ?? [])],
+          addPreviousOutputInEnv: false,
+          logging: handlesSecrets ? "none" : "stdoutAndStderr",
+        },
+        {
+          parent: args.parent,
+          dependsOn: args.dependsOn,
+          deletedWith: args.deletedWith,
+          additionalSecretOutputs: handlesSecrets ? ["stdout", "stderr"] : [],
+          customTimeouts: spec.timeouts,
+        },
+      ),
   );
 }
