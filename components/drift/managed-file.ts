@@ -351,7 +351,7 @@ export class ManagedFile extends pulumi.dynamic.Resource {
       secret,
       wantOwner: args.owner,
       content: secret ? undefined : args.content,
-      contentHash: secret ? undefined : pulumi.output(args.content ?? "").apply((c) => sha256Hex(c)),
+      contentHash: secret ? undefined : typeof args.content === "string" ? sha256Hex(args.content) : pulumi.output(args.content ?? "").apply((c) => sha256Hex(c)),
       // In sync is what the program declares: a preview after a refresh shows drift going back to [].
       exists: true,
       drift: [],

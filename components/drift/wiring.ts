@@ -10,6 +10,7 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterModel, HostModel } from "../config";
+import { withoutPromiseStacks } from "../remote/declare";
 import type { LayerName, StepSpec } from "../remote/step";
 import { EtcdMembers, etcdMembersSource } from "./etcd-members";
 import { ManagedFile, type ManagedFileArgs } from "./managed-file";
@@ -28,14 +29,18 @@ export interface DriftWiringArgs {
 export class DriftWiring {
   private readonly files = new Map<string, { step: string; file: ManagedFile }>();
   private readonly units = new Map<string, { host: string; unit: string; parent: pulumi.Resource; steps: pulumi.Resource[] }>();
+  /** One connection value per host, shared by its resources (an Output per resource costs CPU at scale). */
+  private readonly connections = new Map<string, ManagedFileArgs["connection"]>();
 
   constructor(private readonly args: DriftWiringArgs) {}
 
   private connectionOf(hostName: string): ManagedFileArgs["connection"] {
+    const known = this.connections.get(hostName);
+    if (known) return known;
     const host = this.args.hosts.get(hostName);
     const c = this.args.connections.get(hostName);
     if (!host || !c) throw new Error(`drift: no connection for host ${hostName}`);
-    return {
+    const connection = {
       address: c.host,
       port: c.port ?? 22,
       user: c.user ?? "root",
@@ -43,6 +48,8 @@ export class DriftWiring {
       hostKey: c.hostKey,
       sudo: host.ssh.user !== "root",
     };
+    this.connections.set(hostName, connection);
+    return connection;
   }
 
   /**
@@ -55,7 +62,7 @@ export class DriftWiring {
       const name = managedFileName(spec.host, f.path);
       const earlier = this.files.get(name);
       if (earlier) throw new Error(`plan: ${f.path} on ${spec.host} is placed by both ${earlier.step} and ${spec.id}`);
-      const file = new ManagedFile(
+      const file = withoutPromiseStacks(() => new ManagedFile(
         name,
         {
           host: spec.host,
@@ -66,7 +73,7 @@ export class DriftWiring {
           ...(f.secret ? { secret: true } : { content: f.content }),
         },
         { parent, dependsOn: needs },
-      );
+      ));
       this.files.set(name, { step: spec.id, file });
       declared.push(file);
     }
@@ -86,7 +93,8 @@ export class DriftWiring {
   /** One ManagedUnit per host and unit, after every step that lists it. */
   declareUnits(): ManagedUnit[] {
     return [...this.units.entries()].map(
-      ([name, u]) => new ManagedUnit(name, { host: u.host, connection: this.connectionOf(u.host), unit: u.unit }, { parent: u.parent, dependsOn: u.steps }),
+      ([name, u]) =>
+        withoutPromiseStacks(() => new ManagedUnit(name, { host: u.host, connection: this.connectionOf(u.host), unit: u.unit }, { parent: u.parent, dependsOn: u.steps })),
     );
   }
 
