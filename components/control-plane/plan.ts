@@ -53,6 +53,7 @@ export function planControlPlane(model: ClusterModel): LayerPlan {
         ...(external ? [etcdClientCertsId(first.name)] : []),
       ],
       secrets: ["bootstrap_token", "certificate_key"],
+      units: ["kubelet.service"],
       timeouts: TIMEOUTS.init,
     },
     {

@@ -112,6 +112,7 @@ export function joiningNodeSteps(
         ...(external ? [etcdClientCertsId(node.name)] : []),
       ],
       secrets: joinSecrets(node),
+      units: ["kubelet.service"],
       timeouts: TIMEOUTS.join,
     },
     {
