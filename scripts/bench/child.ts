@@ -2,7 +2,7 @@
  * One measurement in a fresh process (so peak RSS belongs to this run alone):
  *   tsx scripts/bench/child.ts evaluate <workers> <result.json> [graph.json]
  *   tsx scripts/bench/child.ts render <workers> <result.json>
- *   tsx scripts/bench/child.ts sdk-floor <resources> <result.json>
+ *   tsx scripts/bench/child.ts sdk-floor|sdk-floor-quiet <resources> <result.json>
  * evaluate: the prod stack's config validated into a model and the whole program run under
  * Pulumi mocks (every resource registered, as `pulumi up` would); render: `npm run render`'s work.
  */
@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "../../components/cluster";
 import { parseClusterConfig } from "../../components/config";
 import { runUnderMocks } from "../lib/mock-program";
+import { withoutPromiseStacks } from "../../components/remote/declare";
 import { renderPlan } from "../lib/render-plan";
 import { hostRole } from "./provisioning";
 import { graphShape, resourcesByPart, toTaskGraph } from "./graph-shape";
@@ -68,21 +69,23 @@ async function evaluate(workers: number, graphFile: string | undefined): Promise
 
 /**
  * The Pulumi SDK's own cost per resource: `count` remote.Commands with minimal inputs, no
- * dependencies and no program logic, under the same mocks. What any program pays per resource.
+ * dependencies and no program logic, under the same mocks: what any program pays per resource,
+ * with the SDK's promise stacks (its default) or without them (as remoteStep declares).
  */
-async function sdkFloor(count: number): Promise<FloorSample> {
+async function sdkFloor(count: number, quietStacks: boolean): Promise<FloorSample> {
   const cpuStart = process.cpuUsage();
   const start = performance.now();
   const graph = await runUnderMocks(
     () => {
       const parent = new pulumi.ComponentResource("kop:bench:Floor", "floor", {});
-      for (let i = 0; i < count; i++) new command.remote.Command(`c${i}`, { connection: { host: "192.0.2.1" }, create: "true" }, { parent });
+      const declare = (i: number) => new command.remote.Command(`c${i}`, { connection: { host: "192.0.2.1" }, create: "true" }, { parent });
+      for (let i = 0; i < count; i++) (quietStacks ? withoutPromiseStacks(() => declare(i)) : declare(i));
     },
     { stack: BENCH_STACK, preview: false },
   );
   const end = performance.now();
   const cpu = process.cpuUsage(cpuStart);
-  return { resources: graph.custom.length, wallMs: end - start, cpuMs: (cpu.user + cpu.system) / 1000, importMs, peakRssBytes: peakRssBytes() };
+  return { resources: graph.custom.length, quietStacks, wallMs: end - start, cpuMs: (cpu.user + cpu.system) / 1000, importMs, peakRssBytes: peakRssBytes() };
 }
 
 function walk(dir: string): { files: number; bytes: number } {
@@ -130,11 +133,12 @@ function render(workers: number): RenderSample {
 async function main(argv: string[]): Promise<void> {
   const [kind, workersText, resultFile, graphFile] = argv;
   const workers = Number(workersText);
-  if (!resultFile || !Number.isInteger(workers)) throw new Error("usage: child.ts evaluate|render|sdk-floor <workers|resources> <result.json> [graph.json]");
+  if (!resultFile || !Number.isInteger(workers)) throw new Error("usage: child.ts evaluate|render|sdk-floor|sdk-floor-quiet <workers|resources> <result.json> [graph.json]");
   let sample: EvaluationSample | RenderSample | FloorSample;
   if (kind === "evaluate") sample = await evaluate(workers, graphFile);
   else if (kind === "render") sample = render(workers);
-  else if (kind === "sdk-floor") sample = await sdkFloor(workers);
+  else if (kind === "sdk-floor") sample = await sdkFloor(workers, false);
+  else if (kind === "sdk-floor-quiet") sample = await sdkFloor(workers, true);
   else throw new Error(`unknown measurement ${kind}`);
   fs.writeFileSync(resultFile, JSON.stringify(sample));
 }

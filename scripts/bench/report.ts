@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { BenchResult } from "./result";
-import type { EvaluationSample } from "./types";
+import type { EvaluationSample, FloorSample } from "./types";
 import { growth, median } from "./stats";
 
 /** Hand-written findings (profiles, fixes, recommendations) placed at the end of the report. */
@@ -57,6 +57,17 @@ export function verdicts(r: BenchResult): Verdict[] {
   });
   out.push({ target: `npm run bench under ${TARGETS.benchMinutes} min on 2 cores`, result: `${(r.benchSeconds / 60).toFixed(1)} min on ${r.machine.cores} cores`, met: r.benchSeconds < TARGETS.benchMinutes * 60 });
   return out;
+}
+
+/** Per-resource cost of bare resources: the slope between the smallest and largest count, per way of declaring. */
+export function floorSlopes(r: BenchResult) {
+  return [false, true].flatMap((quietStacks) => {
+    const samples = r.floor.filter((f) => f.quietStacks === quietStacks).sort((a, b) => a.resources - b.resources);
+    if (samples.length < 2) return [];
+    const [a, b] = [samples[0], samples[samples.length - 1]];
+    const per = (pick: (f: FloorSample) => number) => (pick(b) - pick(a)) / (b.resources - a.resources);
+    return [{ quietStacks, samples, cpuMsPerResource: per((f) => f.cpuMs), rssBytesPerResource: per((f) => f.peakRssBytes) }];
+  });
 }
 
 /** "at 100 workers the makespan is 1.9x the critical path with --parallel 16, 1.1x with 64". */
@@ -131,15 +142,31 @@ export function renderReport(r: BenchResult): string {
   for (const e of r.evaluation.filter((e) => e.skippedRepeats)) out.push("", `- evaluation at N=${e.workers}: ${e.skippedRepeats}`);
   out.push("");
 
-  if (r.floor.length >= 2) {
-    const [a, b] = [r.floor[0], r.floor[r.floor.length - 1]];
-    const per = (pick: (f: typeof a) => number) => (pick(b) - pick(a)) / (b.resources - a.resources);
+  const floorRows = floorSlopes(r);
+  if (floorRows.length > 0) {
     out.push(
-      "**Pulumi SDK floor.** The same harness with bare `remote.Command`s (minimal inputs, no dependencies, no program logic): " +
-        r.floor.map((f) => `${f.resources} resources: ${s(f.wallMs)} wall, ${s(f.cpuMs)} CPU, ${mib(f.peakRssBytes)} peak`).join("; ") +
-        `. Slope: **${per((f) => f.cpuMs).toFixed(2)} ms CPU and ${Math.round(per((f) => f.peakRssBytes) / 1024)} KiB peak RSS per resource** — what any Pulumi Node.js program pays per resource before doing anything of its own.`,
+      "**Pulumi SDK floor.** The same harness with bare `remote.Command`s (minimal inputs, no dependencies, no program logic): what any Pulumi Node.js program pays per resource before doing anything of its own. Slope between the two counts:",
+      "",
+      row(["declared", "runs (resources: wall, CPU, peak RSS)", "CPU per resource", "peak RSS per resource"]),
+      row(["---", "---", "---:", "---:"]),
+      ...floorRows.map((f) =>
+        row([
+          f.quietStacks ? "through withoutPromiseStacks (as remoteStep)" : "plainly (SDK default)",
+          f.samples.map((x) => `${x.resources}: ${s(x.wallMs)}, ${s(x.cpuMs)}, ${mib(x.peakRssBytes)}`).join("; "),
+          `${f.cpuMsPerResource.toFixed(2)} ms`,
+          `${Math.round(f.rssBytesPerResource / 1024)} KiB`,
+        ]),
+      ),
       "",
     );
+    const big = r.evaluation[r.evaluation.length - 1];
+    if (big) {
+      const x0 = big.samples[0];
+      out.push(
+        `For comparison, the program at N=${big.workers}: ${(median(big.samples.map((x) => x.cpuMs)) / x0.customResources).toFixed(2)} ms CPU and ${Math.round(median(big.samples.map((x) => x.peakRssBytes)) / x0.customResources / 1024)} KiB peak RSS per custom resource (everything included), ${(x0.customResources / big.workers).toFixed(1)} custom resources per worker.`,
+        "",
+      );
+    }
   }
 
   out.push(
@@ -187,7 +214,7 @@ export function renderReport(r: BenchResult): string {
         ...ps.map((k) => x(p.makespanSeconds[k] / p.criticalPathSeconds)),
         dur(p.makespanSeconds.unbounded),
         dur(p.serialSeconds),
-        `${Math.round(p.measuredShare * 100)}% of the serial time`,
+        `${(p.measuredShare * 100).toFixed(p.measuredShare < 0.1 ? 1 : 0)}% of the serial time`,
       ]),
     );
   }

@@ -20,6 +20,8 @@ export interface EvaluationSample {
 /** Bare resources under the same mocks: the SDK's cost, whatever the program. */
 export interface FloorSample {
   resources: number;
+  /** Declared through withoutPromiseStacks (components/remote/declare.ts). */
+  quietStacks: boolean;
   wallMs: number;
   cpuMs: number;
   importMs: number;
