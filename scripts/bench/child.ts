@@ -3,8 +3,8 @@
  *   tsx scripts/bench/child.ts evaluate <workers> <result.json> [graph.json]
  *   tsx scripts/bench/child.ts render <workers> <result.json>
  *   tsx scripts/bench/child.ts sdk-floor|sdk-floor-quiet <resources> <result.json>
- * evaluate: the prod stack's config validated into a model and the whole program run under
- * Pulumi mocks (every resource registered, as `pulumi up` would); render: `npm run render`'s work.
+ * evaluate: the program (index.ts) run under Pulumi mocks with the prod stack's config scaled to
+ * N workers, until every resource is registered (as `pulumi up` would); render: `npm run render`'s work.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,14 +12,13 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { Cluster } from "../../components/cluster";
 import { parseClusterConfig } from "../../components/config";
 import { runUnderMocks } from "../lib/mock-program";
 import { withoutPromiseStacks } from "../../components/remote/declare";
 import { renderPlan } from "../lib/render-plan";
 import { hostRole } from "./provisioning";
 import { graphShape, resourcesByPart, toTaskGraph } from "./graph-shape";
-import { BENCH_STACK, sectionWithWorkers, stackSection } from "./topology";
+import { BENCH_STACK, pulumiConfigEntries, sectionWithWorkers, stackSection } from "./topology";
 import type { EvaluationSample, FloorSample, GraphFile, RenderSample } from "./types";
 
 const importMs = performance.now();
@@ -28,26 +27,31 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/** The program itself: index.ts, as `pulumi up` runs it, with its config set through the SDK. */
+const PROGRAM = path.resolve(__dirname, "..", "..", "index.ts");
+
 async function evaluate(workers: number, graphFile: string | undefined): Promise<EvaluationSample> {
   const section = sectionWithWorkers(stackSection(), workers);
+  const { config, secretKeys } = pulumiConfigEntries(section);
   const cpuStart = process.cpuUsage();
   const start = performance.now();
-  const model = parseClusterConfig(section, { stackName: BENCH_STACK });
-  const modelDone = performance.now();
   const graph = await runUnderMocks(
-    () => new Cluster(model.name, { model, sshPrivateKey: pulumi.secret("bench key"), readKeyFile: () => "bench key" }),
+    () => {
+      pulumi.runtime.setAllConfig(config, secretKeys);
+      return require(PROGRAM) as Record<string, unknown>;
+    },
     { stack: BENCH_STACK, preview: false },
   );
   const end = performance.now();
   const cpu = process.cpuUsage(cpuStart);
   const rss = peakRssBytes();
+  // Outside the measured span: the model again, for the host count and the roles.
+  const model = parseClusterConfig(section, { stackName: BENCH_STACK });
   const sample: EvaluationSample = {
     workers,
     hosts: model.hosts.length,
     wallMs: end - start,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    modelMs: modelDone - start,
-    programMs: end - modelDone,
     importMs,
     peakRssBytes: rss,
     resources: graph.resources.length,

@@ -54,3 +54,14 @@ export function sectionWithWorkers(section: Record<string, unknown>, workers: nu
 export function modelWithWorkers(section: Record<string, unknown>, workers: number): ClusterModel {
   return parseClusterConfig(sectionWithWorkers(section, workers), { stackName: BENCH_STACK });
 }
+
+/**
+ * A section as the Pulumi language host hands config to the program: "cluster:<key>" entries,
+ * structured values as JSON text, plus a (secret) SSH key so the program's own checks pass.
+ */
+export function pulumiConfigEntries(section: Record<string, unknown>): { config: Record<string, string>; secretKeys: string[] } {
+  const config: Record<string, string> = {};
+  for (const [key, value] of Object.entries(section)) config[`cluster:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  config["cluster:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----";
+  return { config, secretKeys: ["cluster:sshPrivateKey"] };
+}

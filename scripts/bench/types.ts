@@ -2,12 +2,10 @@
 export interface EvaluationSample {
   workers: number;
   hosts: number;
-  /** Config validation + program run until every resource is registered. */
+  /** index.ts from reading its config until every resource is registered. */
   wallMs: number;
   /** CPU time (user + system, all threads) over the same span: less sensitive to a busy machine. */
   cpuMs: number;
-  modelMs: number;
-  programMs: number;
   /** Process start until the measured code could run (module loading, TypeScript transpiling). */
   importMs: number;
   /** The process's peak resident set size (maxRSS), loading included. */
