@@ -3,7 +3,7 @@
 # and the systemd-nspawn test-host machinery (hosts tier). Idempotent.
 set -euo pipefail
 packages=(
-  shellcheck containerd haproxy keepalived etcd-server etcd-client openssl
+  shellcheck containerd haproxy keepalived etcd-server etcd-client openssl prometheus prometheus-alertmanager
   systemd-container debootstrap openssh-client iptables iproute2 dpkg-dev apt-utils gnupg python3 curl util-linux
 )
 missing=()
@@ -15,5 +15,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# The add-on manifests are validated against the Kubernetes OpenAPI schemas this package ships.
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0 ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages kubernetes-validate==1.37.0
+fi
 # haproxy/keepalived/etcd packages start services where systemd runs; the tests only need the binaries.
-echo "test dependencies present: ${packages[*]}"
+echo "test dependencies present: ${packages[*]} kubernetes-validate"

@@ -9,7 +9,8 @@ kop_apt_installed() {
   local name=${1%%=*} want="" have
   if [ "$1" != "$name" ]; then want=${1#*=}; fi
   have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null) || return 1
-  case "$have" in "install ok installed "*) ;; *) return 1 ;; esac
+  # "hold ok installed" counts: held packages are installed.
+  case "$have" in "install ok installed "* | "hold ok installed "*) ;; *) return 1 ;; esac
   [ -z "$want" ] || [ "${have##* }" = "$want" ]
 }
 # kop_apt_install NAME[=VERSION]...: installs what is missing; touches nothing when all is there.

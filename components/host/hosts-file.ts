@@ -43,7 +43,7 @@ export function renderHostsFile(model: ClusterModel, host: HostModel): { script:
     ),
     deleteScript: script(
       `remove the kubeadm-on-pulumi entries from /etc/hosts on ${host.name}`,
-      `${STRIP_BLOCK} >/etc/hosts.kop-new\ncat /etc/hosts.kop-new >/etc/hosts\nrm -f /etc/hosts.kop-new`,
+      `${STRIP_BLOCK} >/etc/hosts.kop-new\nif ! cmp -s /etc/hosts.kop-new /etc/hosts; then cat /etc/hosts.kop-new >/etc/hosts; fi\nrm -f /etc/hosts.kop-new`,
     ),
   };
 }

@@ -112,7 +112,13 @@ done`;
 function loadModules(modules: string[]): string {
   if (modules.length === 0) return "";
   // A module built into the kernel, or loaded by the machine hosting a container, has no .ko to load.
-  const present: Record<string, string> = { br_netfilter: "[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]" };
+  // Inside a container /sys/module may not show them, so look where each one shows its effect.
+  const present: Record<string, string> = {
+    overlay: "grep -qw overlay /proc/filesystems",
+    br_netfilter: "[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]",
+    ip_vs: "[ -e /proc/net/ip_vs ]",
+    nf_conntrack: "[ -e /proc/sys/net/netfilter/nf_conntrack_max ]",
+  };
   return [
     "# --- kernel modules now and at boot",
     ...modules.map((m) => {
@@ -182,7 +188,8 @@ if [ -e /etc/fstab.kop-orig ]; then kop_restore /etc/fstab; swapon -a 2>/dev/nul
     "rm -f /etc/hostname.kop-created",
     APT_FUNCTIONS,
     pm.purgeRecorded("os-prep"),
-    `rmdir ${STATE_DIR}/packages ${STATE_DIR} 2>/dev/null || true`,
+    "# The host's last step: what is left of our state is empty directories.",
+    `if [ -d ${STATE_DIR} ]; then find ${STATE_DIR} -depth -type d -empty -delete; fi`,
   ];
 
   return {

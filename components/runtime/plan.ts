@@ -153,6 +153,7 @@ function renderConfig(model: ClusterModel, host: HostModel): { script: string; d
     model.runtime.kind === "containerd"
       ? `if [ -f ${REGISTRY_MANIFEST} ]; then while read -r old; do kop_restore "$old"; rmdir "$(dirname "$old")" 2>/dev/null || true; done <${REGISTRY_MANIFEST}; rm -f ${REGISTRY_MANIFEST}; fi`
       : "",
+    model.runtime.kind === "containerd" ? `rmdir ${CERTS_DIR} /etc/containerd 2>/dev/null || true` : "",
     "systemctl daemon-reload",
     `if systemctl list-unit-files ${service}.service >/dev/null 2>&1; then systemctl restart ${service} 2>/dev/null || true; fi`,
   ];

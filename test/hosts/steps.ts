@@ -1,0 +1,57 @@
+import type { StepSpec } from "../../components/remote/step";
+
+/** What the hosts tier needs from the harness: run a script on a host. */
+export interface ScriptRunner {
+  run(host: string, script: string, opts?: { stdin?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** stdin exactly as components/remote/remote-step.ts sends it: one "NAME=base64" line per secret. */
+export function stdinLines(names: readonly string[], secrets: Readonly<Record<string, string>>): string {
+  return names
+    .map((name) => {
+      const value = secrets[name];
+      if (value === undefined) throw new Error(`test secret ${name} is not defined`);
+      return `${name}=${Buffer.from(value, "utf8").toString("base64")}\n`;
+    })
+    .join("");
+}
+
+/** Runs a step's create (or delete) script like the engine does; throws with the script's output on failure. */
+export async function applyStep(
+  runner: ScriptRunner,
+  step: StepSpec,
+  opts: { secrets?: Record<string, string>; which?: "create" | "delete"; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string; ms: number }> {
+  const which = opts.which ?? "create";
+  const text = which === "create" ? step.script : step.deleteScript;
+  if (!text) throw new Error(`step ${step.id} has no ${which} script`);
+  const started = Date.now();
+  const result = await runner.run(step.host, text, {
+    stdin: stdinLines(step.secrets, opts.secrets ?? {}),
+    timeoutMs: opts.timeoutMs ?? 600_000,
+  });
+  if (result.code !== 0) {
+    throw new Error(`${which} of ${step.id} failed with exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+  }
+  return { stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started };
+}
+
+/**
+ * A fingerprint of host state: checksum, mode and mtime of each path, the installed package set,
+ * unit states and listed directories. Equal fingerprints = the host was not touched. Without
+ * mtimes it compares content only (a block edited into /etc/hosts and taken out again is gone,
+ * but the file was written twice).
+ */
+export function fingerprintScript(paths: string[], units: string[], dirs: string[], opts: { mtimes?: boolean } = {}): string {
+  const stat = opts.mtimes === false ? "%a" : "%a %Y";
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [
+    "set -u",
+    `for p in ${paths.map(q).join(" ")}; do if [ -e "$p" ]; then echo "file $p $(sha256sum <"$p" | cut -c1-16) $(stat -c '${stat}' "$p")"; else echo "file $p absent"; fi; done`,
+    `for d in ${dirs.map(q).join(" ")}; do if [ -d "$d" ]; then echo "dir $d: $(ls -A "$d" | tr '\\n' ' ')"; else echo "dir $d absent"; fi; done`,
+    `for u in ${units.map(q).join(" ")}; do echo "unit $u $(systemctl is-enabled "$u" 2>/dev/null || true) $(systemctl is-active "$u" 2>/dev/null || true)"; done`,
+    "echo \"masked-swap $(systemctl list-unit-files --type=swap --state=masked --no-legend 2>/dev/null | awk '{print $1}' | tr '\\n' ' ')\"",
+    "echo \"holds $(apt-mark showhold | tr '\\n' ' ')\"",
+    "dpkg-query -W -f='pkg ${Package} ${Version} ${Status}\\n' | sort",
+  ].join("\n");
+}
