@@ -44,6 +44,12 @@ export function renderInstall(host: HostModel): RenderedStep {
   const deleteBody = [
     APT_FUNCTIONS,
     pm.purgeRecorded(PACKAGE_RECORD),
+    // Left behind when the package goes: systemd's bind-mount target for /dev/log in HAProxy's chroot
+    // (so dpkg cannot remove the directory) and the stats socket in the package's tmpfiles directory.
+    "if ! kop_apt_installed haproxy; then",
+    "  if [ -d /var/lib/haproxy ]; then rm -f /var/lib/haproxy/dev/log; rmdir /var/lib/haproxy/dev /var/lib/haproxy 2>/dev/null || true; fi",
+    "  if [ -d /run/haproxy ]; then rm -f /run/haproxy/admin.sock; rmdir /run/haproxy 2>/dev/null || true; fi",
+    "fi",
     `kop_restore ${NONLOCAL_BIND_SYSCTL_FILE}`,
     `if [ -e ${NONLOCAL_BIND_ORIGINAL} ]; then sysctl -q -w net.ipv4.ip_nonlocal_bind="$(cat ${NONLOCAL_BIND_ORIGINAL})" >/dev/null || true; rm -f ${NONLOCAL_BIND_ORIGINAL}; fi`,
   ];

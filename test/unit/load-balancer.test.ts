@@ -216,11 +216,17 @@ describe("load balancer: the Pulumi graph", () => {
     const section = haSection(2);
     const before = await clusterGraph(model(section));
     section.hosts.push({ name: "cp4", address: "10.0.0.14", roles: ["control-plane"] }, { name: "cp5", address: "10.0.0.15", roles: ["control-plane"] });
-    const after = await clusterGraph(model(section));
+    const grown = model(section);
+    const after = await clusterGraph(grown);
     const diff = graphDiff(before, after);
     expect(diff.removed).toEqual([]);
     expect(diff.added.every((name) => name.startsWith("cp4/") || name.startsWith("cp5/"))).toBe(true);
-    expect(diff.changed.filter((n) => !n.endsWith("/hosts-file"))).toEqual(["lb1/haproxy-config", "lb2/haproxy-config"]);
+    // The layers a new control plane must not disturb beyond /etc/hosts and HAProxy's backend list
+    // (the control-plane layer's own reaction is that layer's business).
+    const layerOf = new Map(planCluster(grown).steps.map((s) => [s.id, s.layer]));
+    const below = diff.changed.filter((n) => ["hosts", "runtime", "packages", "load-balancer"].includes(layerOf.get(n) ?? ""));
+    expect(below.filter((n) => !n.endsWith("/hosts-file"))).toEqual(["lb1/haproxy-config", "lb2/haproxy-config"]);
+    expect(below.filter((n) => n.endsWith("/hosts-file")).length).toBe(7);
   });
 
   it("changing a VRRP setting re-runs only the keepalived-config steps", async () => {
