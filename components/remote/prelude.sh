@@ -2,7 +2,13 @@
 # and a host's own earlier file is kept so the step's delete can put it back.
 
 kop_log() { printf 'kop: %s\n' "$*" >&2; }
-kop_fail() { printf 'kop: ERROR: %s\n' "$*" >&2; exit 1; }
+# kop_fail MESSAGE: stops the whole script, also from a pipeline's or command substitution's subshell
+# (there `exit` alone would end only the subshell, and `if printf ... | kop_put` would read it as "unchanged").
+kop_fail() {
+  printf 'kop: ERROR: %s\n' "$*" >&2
+  if [ "$BASHPID" != "$$" ]; then kill -s TERM "$$" 2>/dev/null || true; fi
+  exit 1
+}
 
 # Per placed file, what the last successful run of its step left there ("<sha256> <mode> <owner>"),
 # at KOP_APPLIED + the file's path. Drift checks compare the live file with it, and a drift repair
