@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "../components/cluster";
-import { ConfigError, loadStackFile } from "../components/config";
+import { loadStackForCli } from "./lib/cli";
 import { runUnderMocks, type ResourceGraph } from "./lib/mock-program";
 
 export function toMermaid(graph: ResourceGraph): string {
@@ -34,16 +34,8 @@ async function main(argv: string[]): Promise<number> {
     console.error("usage: npm run graph -- <stack>");
     return 2;
   }
-  let model;
-  try {
-    model = loadStackFile(stack);
-  } catch (e) {
-    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === "ENOENT") {
-      console.error((e as Error).message);
-      return 1;
-    }
-    throw e;
-  }
+  const model = loadStackForCli(stack);
+  if (!model) return 1;
   const graph = await runUnderMocks(() => new Cluster(model.name, { model, sshPrivateKey: pulumi.secret("unused"), readKeyFile: () => "unused" }), { stack });
   console.log(toMermaid(graph));
   console.error(`${graph.custom.length} resources, longest chain ${graph.depth()}`);

@@ -3,7 +3,7 @@
  * Writes every file and script the stack would place on each host, without the Pulumi engine.
  */
 import * as fs from "node:fs";
-import { ConfigError, loadStackFile } from "../components/config";
+import { loadStackForCli } from "./lib/cli";
 import { renderPlan } from "./lib/render-plan";
 
 function main(argv: string[]): number {
@@ -12,16 +12,8 @@ function main(argv: string[]): number {
     console.error("usage: npm run render -- <stack> <outdir>   (stack: a stacks/Pulumi.<stack>.yaml)");
     return 2;
   }
-  let model;
-  try {
-    model = loadStackFile(stack);
-  } catch (e) {
-    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === "ENOENT") {
-      console.error((e as Error).message);
-      return 1;
-    }
-    throw e;
-  }
+  const model = loadStackForCli(stack);
+  if (!model) return 1;
   fs.rmSync(outDir, { recursive: true, force: true });
   const manifest = renderPlan(model, outDir);
   const hosts = new Set(manifest.map((e) => e.host));
