@@ -75,8 +75,9 @@ export class Cluster extends pulumi.ComponentResource {
 
     // Package steps install the pinned version once; later version changes belong to the ordered
     // upgrade steps, so the engine keeps their first script (see components/kube-packages/plan.ts).
+    const packageStepIds = new Set(model.nodes.map((h) => kubePackagesId(h.name)));
     const firstInstallOnly: pulumi.ResourceTransformation = (t) =>
-      t.type === "command:remote:Command" && model.nodes.some((h) => t.name === kubePackagesId(h.name))
+      t.type === "command:remote:Command" && packageStepIds.has(t.name)
         ? { props: t.props, opts: pulumi.mergeOptions(t.opts, { ignoreChanges: FIRST_INSTALL_ONLY }) }
         : undefined;
     const layers = Object.fromEntries(

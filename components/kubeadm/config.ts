@@ -271,9 +271,20 @@ function digest(parts: string[]): string {
  * address in their certificate, and the stored configuration is refreshed before each join).
  */
 export function convergeDigest(model: ClusterModel, role: "first-control-plane" | "control-plane" | "worker", external: ExternalEtcd | undefined): string {
-  const cluster = stringify(clusterConfiguration(model, external, { withCertSANs: false }));
+  // The same for every node of a role: computed once per model and role (1000 workers would
+  // otherwise render the configuration 1000 times).
+  const cached = convergeDigestCache.get(model)?.get(role);
+  if (cached !== undefined) return cached;
   const kubelet = stringify(kubeletConfiguration(model));
-  if (role === "first-control-plane") return digest([cluster, kubelet, stringify(kubeProxyConfiguration(model))]);
-  if (role === "control-plane") return digest([cluster, kubelet]);
-  return digest([model.kubernetes.version, kubelet]);
+  let value: string;
+  if (role === "worker") value = digest([model.kubernetes.version, kubelet]);
+  else {
+    const cluster = stringify(clusterConfiguration(model, external, { withCertSANs: false }));
+    value = role === "first-control-plane" ? digest([cluster, kubelet, stringify(kubeProxyConfiguration(model))]) : digest([cluster, kubelet]);
+  }
+  if (!convergeDigestCache.has(model)) convergeDigestCache.set(model, new Map());
+  convergeDigestCache.get(model)!.set(role, value);
+  return value;
 }
+
+const convergeDigestCache = new WeakMap<ClusterModel, Map<string, string>>();
