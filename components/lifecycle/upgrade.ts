@@ -17,11 +17,13 @@ import { script, shQuote } from "../remote/shell";
 /** How long a worker may wait for an upgrade slot before its step fails. */
 export const SLOT_WAIT_SECONDS = 3 * 3600;
 
+function targetVersion(model: ClusterModel): string[] {
+  return [`target=${model.kubernetes.version}`, `package=${model.kubernetes.packageVersion}`];
+}
+
 function repositoryAndKubeadm(model: ClusterModel): string[] {
   const repo = kubernetesRepository(model);
   return [
-    `target=${model.kubernetes.version}`,
-    `package=${model.kubernetes.packageVersion}`,
     `# The package repository of the target minor (${model.kubernetes.minorTag}).`,
     packageManagerFor("apt").addRepository({ name: KUBE_REPOSITORY, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
     'kop_kube_package kubeadm "$package"',
@@ -37,11 +39,13 @@ export function renderFirstControlPlaneUpgrade(model: ClusterModel, host: HostMo
   const body = [
     APT_FUNCTIONS,
     kubeadmFunctions("state", "core", "images", "upgrade"),
-    ...repositoryAndKubeadm(model),
+    ...targetVersion(model),
     "kop_wait_for_api 300",
     "current=$(kop_cluster_version)",
     `[ -n "$current" ] || kop_fail "cannot read the cluster version through ${"$"}KOP_ADMIN_CONF"`,
+    "# Before any package moves: one minor version at a time, never back.",
     'kop_check_upgrade_path "$current" "$target"',
+    ...repositoryAndKubeadm(model),
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
     `if [ "$current" != "$target" ] || [ "$applied" != ${shQuote(digest)} ]; then`,
     `  kop_log "applying Kubernetes v$target and the cluster configuration (the cluster runs v$current)"`,
@@ -67,6 +71,7 @@ export function renderControlPlaneUpgrade(model: ClusterModel, host: HostModel, 
   const body = [
     APT_FUNCTIONS,
     kubeadmFunctions("state", "core", "images", "upgrade"),
+    ...targetVersion(model),
     ...repositoryAndKubeadm(model),
     "kop_wait_for_api 300",
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
@@ -90,6 +95,7 @@ export function renderWorkerUpgrade(model: ClusterModel, host: HostModel, extern
   const body = [
     APT_FUNCTIONS,
     kubeadmFunctions("state", "core", "upgrade"),
+    ...targetVersion(model),
     ...repositoryAndKubeadm(model),
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
     `if [ "$applied" = ${shQuote(digest)} ] && [ "$(kop_kubelet_version)" = "$target" ] && kop_apt_installed "kubectl=$package"; then exit 0; fi`,

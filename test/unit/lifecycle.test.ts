@@ -103,11 +103,11 @@ describe("upgrade steps", () => {
   const m = model(haSection(2));
   const host = (name: string) => m.hosts.find((h) => h.name === name)!;
 
-  it("first control plane: version path check, kubeadm first, configuration uploaded, upgrade plan/apply, kube-proxy, then its kubelet", () => {
+  it("first control plane: version path checked before any package moves, kubeadm first, configuration uploaded, upgrade plan/apply, kube-proxy, then its kubelet", () => {
     const text = renderFirstControlPlaneUpgrade(m, host("cp1"), undefined);
     const order = [
-      "kop_kube_package kubeadm",
       'kop_check_upgrade_path "$current" "$target"',
+      "kop_kube_package kubeadm",
       "kop_pull_images /etc/kubernetes/kubeadm/kubeadm.yaml",
       "kubeadm init phase upload-config kubeadm --config",
       "kubeadm init phase upload-config kubelet --config",
