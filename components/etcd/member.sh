@@ -24,12 +24,12 @@ kop_etcd_healthy() {
 kop_etcd_members() { kop_etcdctl --endpoints="$1" member list -w simple 2>/dev/null | sed 's/, /,/g'; }
 
 # kop_etcd_change URL ARGS...: an etcdctl membership change through the member at URL. etcd
-# refuses changes until its leader has been connected to a quorum for 5 seconds ("unhealthy
-# cluster"), as right after a start: those refusals are retried for a minute.
+# refuses changes until that member has been connected to every voting member for 5 seconds
+# ("unhealthy cluster"), as after a member (re)started: those refusals are retried for 2 minutes.
 kop_etcd_change() {
   local via=$1 out="" attempt
   shift
-  for attempt in $(seq 1 30); do
+  for attempt in $(seq 1 60); do
     if out=$(kop_etcdctl --endpoints="$via" "$@" 2>&1); then return 0; fi
     case "$out" in *"unhealthy cluster"*) sleep 2 ;; *) break ;; esac
   done
