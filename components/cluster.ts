@@ -96,7 +96,8 @@ export class Cluster extends pulumi.ComponentResource {
     const steps: Record<string, command.remote.Command> = {};
     for (const spec of plan.steps) {
       const host = hosts.get(spec.host)!;
-      // The step's files go on the host first; their revisions in its triggers make it wait for them.
+      // The step's files go on the host first; their revisions in its command make it wait for them
+      // and re-run it in place after a drift repair.
       const files = drift?.filesOf(spec, spec.needs.map((id) => steps[id]), layers[spec.layer]);
       const resource = remoteStep(spec, {
         connection: connections.get(spec.host)!,
@@ -104,7 +105,7 @@ export class Cluster extends pulumi.ComponentResource {
         secrets,
         dependsOn: [...spec.needs.map((id) => steps[id]), ...(guarded.has(spec.layer) ? [guard] : [])],
         parent: layers[spec.layer],
-        triggers: files?.revisions,
+        rerunOn: files?.revisions,
       });
       steps[spec.id] = resource;
       drift?.unitsOf(spec, resource, layers[spec.layer]);

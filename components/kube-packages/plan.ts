@@ -57,7 +57,7 @@ export function renderKubePackages(model: ClusterModel, host: HostModel): { scri
  * Inputs of the package steps the engine keeps from their first creation: the script (create,
  * update) and its trigger. See renderKubePackages.
  */
-export const FIRST_INSTALL_ONLY = ["create", "update", "triggers"];
+export const FIRST_INSTALL_ONLY = ["create", "update"];
 
 export function planKubePackages(model: ClusterModel): StepSpec[] {
   return model.nodes.map((host) => {

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as os from "node:os";
 import type { HostModel } from "../config";
 import { withoutPromiseStacks } from "./declare";
-import { commandLine, sha256 } from "./shell";
+import { commandLine } from "./shell";
 import type { StepSpec } from "./step";
 
 export interface ConnectionSettings {
@@ -56,11 +56,20 @@ export function remoteStep(
     dependsOn: pulumi.Resource[];
     parent: pulumi.Resource;
     deletedWith?: pulumi.Resource;
-    /** More trigger values, e.g. the revisions of the step's drift-checked files (components/drift). */
-    triggers?: pulumi.Input<unknown>[];
+    /**
+     * Values whose change must re-run the step in place, e.g. the revisions of its drift-checked
+     * files (components/drift). They go into the command text, not `triggers`: @pulumi/command
+     * forces replaceOnChanges on `triggers`, and a replacement runs the old delete script after
+     * the new create, undoing it. A changed `create`/`update` is an in-place update instead.
+     */
+    rerunOn?: pulumi.Input<unknown>[];
   },
 ): command.remote.Command {
-  const run = commandLine(spec.script, args.sudo);
+  const script = commandLine(spec.script, args.sudo);
+  const run =
+    args.rerunOn && args.rerunOn.length > 0
+      ? pulumi.all(args.rerunOn).apply((values) => `: kop-applied-revisions ${values.map(String).join(" ")}\n${script}`)
+      : script;
   const handlesSecrets = spec.secrets.length > 0 || spec.output === "secret";
   return withoutPromiseStacks(
     () =>
@@ -72,7 +81,6 @@ export function remoteStep(
           update: run,
           delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
           stdin: stdinFor(spec.secrets, args.secrets),
-          triggers: [sha256(spec.script), ...(args.triggers ?? [])],
           addPreviousOutputInEnv: false,
           logging: handlesSecrets ? "none" : "stdoutAndStderr",
         },

@@ -53,6 +53,8 @@ export function renderPlan(model: ClusterModel, outDir: string): ManifestEntry[]
   return manifest;
 }
 
+/** "os-prep" for "cp1/os-prep" on cp1; "w1-admit" for a step a worker owns that runs on cp1. */
 function stepName(step: StepSpec): string {
-  return step.id.slice(step.host.length + 1).replace(/[^A-Za-z0-9._-]/g, "_");
+  const own = step.id.startsWith(`${step.host}/`) ? step.id.slice(step.host.length + 1) : step.id;
+  return own.replace(/[^A-Za-z0-9._-]/g, "-");
 }

@@ -183,7 +183,7 @@ describe("what pulumi preview plans for lifecycle changes", () => {
       "w2/kubeadm-config",
       "w2/kubeadm-upgrade",
     ]);
-    expect(ignoreChangesByName.get("w1/kube-packages")).toEqual(["create", "update", "triggers"]);
+    expect(ignoreChangesByName.get("w1/kube-packages")).toEqual(["create", "update"]);
     expect(command(plan.after, "cp1/kubeadm-upgrade", "create")).toContain('kubeadm upgrade apply "v$target" --yes');
   });
 

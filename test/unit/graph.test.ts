@@ -78,6 +78,16 @@ describe("cluster graph under Pulumi mocks", () => {
     }
   });
 
+  it("re-runs changed steps in place: no remote step has triggers (the command provider replaces on them)", async () => {
+    const graph = await clusterGraph(model(haSection(1)));
+    const commands = graph.custom.filter((r) => r.type === "command:remote:Command");
+    expect(commands.length).toBeGreaterThan(0);
+    for (const r of commands) {
+      expect(r.inputs.triggers, r.name).toBeUndefined();
+      expect(r.inputs.update, r.name).toEqual(r.inputs.create);
+    }
+  });
+
   it("groups steps under one component per layer", async () => {
     const graph = await clusterGraph(model(haSection(1)));
     const parentType = (name: string) => graph.byUrn.get(graph.byName(name).parent)!.type;
