@@ -148,7 +148,7 @@ export function renderApiserverClientCertStep(model: ClusterModel): { script: st
 export function renderClientCertsStep(host: HostModel): { script: string; deleteScript: string; files: RenderedFile[] } {
   const files = Object.values(apiserverClientFiles());
   const body = [BUNDLE_FUNCTIONS, SECRETS_FROM_STDIN, "{", `kop_bundle_unpack "$SECRET_${APISERVER_CLIENT_SECRET}" etcdclient`, ...files.map((f) => putFile(f)), "}"];
-  const deleteBody = [...files.map((f) => `kop_restore ${shQuote(f.path)}`), "rmdir /etc/kubernetes/pki/etcd 2>/dev/null || true"];
+  const deleteBody = [...files.map((f) => `kop_restore ${shQuote(f.path)}`), "rmdir /etc/kubernetes/pki/etcd /etc/kubernetes/pki /etc/kubernetes 2>/dev/null || true"];
   return {
     script: script(`the API server's etcd client certificate on ${host.name}`, body.join("\n"), [APISERVER_CLIENT_SECRET]),
     deleteScript: script(`remove the API server's etcd client certificate from ${host.name}`, deleteBody.join("\n")),
