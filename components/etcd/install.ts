@@ -53,7 +53,7 @@ function distroInstall(model: ClusterModel): { body: string; deleteBody: string 
       `if [ -d ${dataDir}/member ]; then`,
       // Purging the package deletes /var/lib/etcd: never while it holds data the member's delete kept.
       `  kop_log "WARNING: ${model.etcd.dataDir} holds etcd data that was kept: removing the packages without purging them"`,
-      `  apt-get remove -y -q ${DISTRO_PACKAGES.join(" ")}`,
+      `  apt-get -o DPkg::Lock::Timeout=300 remove -y -q ${DISTRO_PACKAGES.join(" ")}`,
       "else",
       `  ${pm.purgeRecorded(PACKAGE_RECORD)}`,
       "fi",

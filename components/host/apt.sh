@@ -1,7 +1,10 @@
 # Shell functions the apt package-manager snippets rely on.
 KOP_APT_STALE=0
+# Steps of different layers may install on one host at the same time (e.g. the balancer and the
+# runtime on a colocated control plane): wait for dpkg's lock instead of failing on it.
+KOP_APT_LOCK=(-o DPkg::Lock::Timeout=300)
 kop_apt_refresh() {
-  apt-get update -q >/dev/null || kop_fail "apt-get update failed: check the package repositories (mirrors) configured for this host"
+  apt-get "${KOP_APT_LOCK[@]}" update -q >/dev/null || kop_fail "apt-get update failed: check the package repositories (mirrors) configured for this host"
   KOP_APT_STALE=0
 }
 # kop_apt_installed NAME[=VERSION]: true when installed (at exactly VERSION if given).
@@ -26,7 +29,7 @@ kop_apt_install() {
     done
   fi
   if [ "$KOP_APT_STALE" = 1 ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit)" ]; then kop_apt_refresh; fi
-  local opts=(-y -q --no-install-recommends --allow-downgrades --allow-change-held-packages -o Dpkg::Options::=--force-confold)
+  local opts=("${KOP_APT_LOCK[@]}" -y -q --no-install-recommends --allow-downgrades --allow-change-held-packages -o Dpkg::Options::=--force-confold)
   if ! apt-get install "${opts[@]}" "${missing[@]}"; then
     kop_apt_refresh
     apt-get install "${opts[@]}" "${missing[@]}" || kop_fail "cannot install ${missing[*]}: check that the configured repositories carry these versions"
@@ -48,7 +51,7 @@ kop_apt_purge_recorded() {
   done <"$record"
   if [ ${#installed[@]} -gt 0 ]; then
     apt-mark unhold "${installed[@]}" >/dev/null
-    apt-get purge -y -q --auto-remove "${installed[@]}" || kop_fail "cannot remove ${installed[*]}"
+    apt-get "${KOP_APT_LOCK[@]}" purge -y -q --auto-remove "${installed[@]}" || kop_fail "cannot remove ${installed[*]}"
   fi
   rm -f "$record"
 }

@@ -17,8 +17,6 @@ export interface PackageManager {
   install(packages: string[], record?: string): string;
   /** Removes exactly what install(..., record) added, with dependencies nothing else needs. */
   purgeRecorded(record: string): string;
-  /** Removes packages with their config files; missing packages are fine. */
-  purge(packages: string[]): string;
   hold(packages: string[]): string;
   unhold(packages: string[]): string;
   /** Adds a signed repository: key fetched from keyUrl, source line scoped to that key only. */
@@ -49,8 +47,6 @@ export const apt: PackageManager = {
   install: (packages, record) =>
     `${record ? `KOP_PACKAGE_RECORD=${PACKAGE_RECORDS}/${record} ` : ""}kop_apt_install ${words(packages)}`,
   purgeRecorded: (record) => `kop_apt_purge_recorded ${PACKAGE_RECORDS}/${record}`,
-  purge: (packages) =>
-    `for p in ${words(packages)}; do if dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then apt-mark unhold "$p" >/dev/null; apt-get purge -y -q "$p"; fi; done`,
   hold: (packages) => `apt-mark hold ${words(packages)} >/dev/null`,
   unhold: (packages) => `for p in ${words(packages)}; do if dpkg-query -W "$p" >/dev/null 2>&1; then apt-mark unhold "$p" >/dev/null; fi; done`,
   addRepository: (repo) => {

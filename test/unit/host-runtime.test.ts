@@ -153,7 +153,7 @@ describe("Kubernetes packages", () => {
     expect(step.script).toContain("kop_apt_install 'kubeadm=1.29.13-1.1' 'kubelet=1.29.13-1.1' 'kubectl=1.29.13-1.1'");
     expect(step.script).toContain("apt-mark hold 'kubeadm' 'kubelet' 'kubectl'");
     expect(step.script).toContain("systemctl enable kubelet");
-    expect(step.deleteScript).toContain("apt-get purge");
+    expect(step.deleteScript).toContain("kop_apt_purge_recorded /var/lib/kubeadm-on-pulumi/packages/kube-packages");
   });
 });
 
