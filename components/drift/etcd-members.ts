@@ -8,8 +8,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterModel, HostModel } from "../config";
 import { memberConfig } from "../etcd/member";
-import { changedConnectionKeys, targetOf, refreshedInputs, type ConnectionProps, withoutUndefined } from "./common";
-import { isUnreachable, sshRun } from "./ssh";
+import { changedConnectionKeys, targetOf, type ConnectionProps, withoutUndefined } from "./common";
+import { refreshOrKeep } from "./refresh";
+import { sshRun } from "./ssh";
 
 export interface ExpectedMember {
   name: string;
@@ -118,16 +119,7 @@ export const etcdMembersProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.host}:etcd-members`, outs: withoutUndefined(await look(inputs)) };
   },
   async read(id: string, props: EtcdMembersState) {
-    try {
-      const state = withoutUndefined(await look(props));
-      return { id, props: state, inputs: refreshedInputs(state, MEMBERS_INPUT_KEYS) };
-    } catch (e) {
-      if (isUnreachable(e)) {
-        const state = withoutUndefined({ ...props, unreachable: (e as Error).message });
-        return { id, props: state, inputs: refreshedInputs(state, MEMBERS_INPUT_KEYS) };
-      }
-      throw e;
-    }
+    return refreshOrKeep(id, props, MEMBERS_INPUT_KEYS, () => look(props));
   },
   async update(_id: string, _olds: EtcdMembersState, news: EtcdMembersInputs) {
     return { outs: withoutUndefined(await look(news)) };

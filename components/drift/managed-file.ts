@@ -15,8 +15,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PRELUDE } from "../remote/shell";
-import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, refreshedInputs, type ConnectionProps, withoutUndefined } from "./common";
-import { isUnreachable, sshCheck } from "./ssh";
+import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, type ConnectionProps, withoutUndefined } from "./common";
+import { refreshOrKeep } from "./refresh";
+import { sshCheck } from "./ssh";
 
 /** Files above this size are not read back (rendered configs are a few KiB). */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
@@ -285,18 +286,9 @@ export const managedFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: ManagedFileState) {
-    try {
-      const live = await readLive(props);
-      const state = withoutUndefined(stateOf(props, live, props.declared, props.revision, props.salt, true));
-      return { id, props: state, inputs: refreshedInputs(state, FILE_INPUT_KEYS) };
-    } catch (e) {
-      // Not deleted: the last known state stays, marked, and the next `up` verifies it again.
-      if (isUnreachable(e)) {
-        const state = withoutUndefined({ ...props, unreachable: (e as Error).message });
-        return { id, props: state, inputs: refreshedInputs(state, FILE_INPUT_KEYS) };
-      }
-      throw e;
-    }
+    return refreshOrKeep(id, props, FILE_INPUT_KEYS, async () =>
+      stateOf(props, await readLive(props), props.declared, props.revision, props.salt, true),
+    );
   },
 
   async update(_id: string, olds: ManagedFileState, news: ManagedFileInputs) {

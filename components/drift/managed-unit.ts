@@ -4,8 +4,9 @@
  * systemctl enable / start, without re-running the step.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedConnectionKeys, shellQuote, targetOf, refreshedInputs, type ConnectionProps, withoutUndefined } from "./common";
-import { isUnreachable, sshCheck } from "./ssh";
+import { changedConnectionKeys, shellQuote, targetOf, type ConnectionProps, withoutUndefined } from "./common";
+import { refreshOrKeep } from "./refresh";
+import { sshCheck } from "./ssh";
 
 export interface ManagedUnitInputs extends ConnectionProps {
   unit: string;
@@ -135,16 +136,7 @@ export const managedUnitProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: ManagedUnitState) {
     const want = { enabled: props.declaredEnabled ?? props.enabled, active: props.declaredActive ?? props.active };
-    try {
-      const state = withoutUndefined(stateOf(props, want, await readLive(props)));
-      return { id, props: state, inputs: refreshedInputs(state, UNIT_INPUT_KEYS) };
-    } catch (e) {
-      if (isUnreachable(e)) {
-        const state = withoutUndefined({ ...props, unreachable: (e as Error).message });
-        return { id, props: state, inputs: refreshedInputs(state, UNIT_INPUT_KEYS) };
-      }
-      throw e;
-    }
+    return refreshOrKeep(id, props, UNIT_INPUT_KEYS, async () => stateOf(props, want, await readLive(props)));
   },
 
   async update(_id: string, _olds: ManagedUnitState, news: ManagedUnitInputs) {
