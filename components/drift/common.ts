@@ -1,3 +1,5 @@
+import type * as pulumi from "@pulumi/pulumi";
+
 /**
  * Pieces shared by the drift resources' providers. Everything here runs inside the
  * serialized providers too: no module state, externals required inside the functions.
@@ -88,4 +90,14 @@ export function withoutUndefined<T>(value: T): T {
 export function refreshedInputs<T extends object>(state: T, keys: readonly string[]): Partial<T> {
   const picked = Object.fromEntries(Object.entries(state).filter(([k]) => keys.includes(k) && k !== "privateKey"));
   return withoutUndefined(picked) as Partial<T>;
+}
+
+/** How a drift resource reaches its host (resource args; the providers see ConnectionProps). */
+export interface DriftConnectionArgs {
+  address: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  user: pulumi.Input<string>;
+  privateKey: pulumi.Input<string>;
+  hostKey?: pulumi.Input<string>;
+  sudo: boolean;
 }

@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterModel, HostModel } from "../config";
 import { memberConfig } from "../etcd/member";
-import { changedConnectionKeys, targetOf, type ConnectionProps, withoutUndefined } from "./common";
+import { changedConnectionKeys, targetOf, type ConnectionProps, type DriftConnectionArgs, withoutUndefined } from "./common";
 import { refreshOrKeep } from "./refresh";
 import { sshRun } from "./ssh";
 
@@ -129,14 +129,7 @@ export const etcdMembersProvider: pulumi.dynamic.ResourceProvider = {
 
 export interface EtcdMembersArgs {
   host: string;
-  connection: {
-    address: pulumi.Input<string>;
-    port: pulumi.Input<number>;
-    user: pulumi.Input<string>;
-    privateKey: pulumi.Input<string>;
-    hostKey?: pulumi.Input<string>;
-    sudo: boolean;
-  };
+  connection: DriftConnectionArgs;
   listScript: string;
   etcdctl: string;
   expected: ExpectedMember[];

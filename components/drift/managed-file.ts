@@ -15,7 +15,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PRELUDE } from "../remote/shell";
-import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, type ConnectionProps, withoutUndefined } from "./common";
+import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, type ConnectionProps, type DriftConnectionArgs, withoutUndefined } from "./common";
 import { refreshOrKeep } from "./refresh";
 import { sshCheck } from "./ssh";
 
@@ -308,14 +308,7 @@ export const managedFileProvider: pulumi.dynamic.ResourceProvider = {
 export interface ManagedFileArgs {
   /** The stack config's host name. */
   host: string;
-  connection: {
-    address: pulumi.Input<string>;
-    port: pulumi.Input<number>;
-    user: pulumi.Input<string>;
-    privateKey: pulumi.Input<string>;
-    hostKey?: pulumi.Input<string>;
-    sudo: boolean;
-  };
+  connection: DriftConnectionArgs;
   path: string;
   mode: string;
   /** Plain files: the content the step places. Omit for secret files. */

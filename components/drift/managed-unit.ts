@@ -4,7 +4,7 @@
  * systemctl enable / start, without re-running the step.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedConnectionKeys, shellQuote, targetOf, type ConnectionProps, withoutUndefined } from "./common";
+import { changedConnectionKeys, shellQuote, targetOf, type ConnectionProps, type DriftConnectionArgs, withoutUndefined } from "./common";
 import { refreshOrKeep } from "./refresh";
 import { sshCheck } from "./ssh";
 
@@ -149,14 +149,7 @@ export const managedUnitProvider: pulumi.dynamic.ResourceProvider = {
 
 export interface ManagedUnitArgs {
   host: string;
-  connection: {
-    address: pulumi.Input<string>;
-    port: pulumi.Input<number>;
-    user: pulumi.Input<string>;
-    privateKey: pulumi.Input<string>;
-    hostKey?: pulumi.Input<string>;
-    sudo: boolean;
-  };
+  connection: DriftConnectionArgs;
   unit: string;
   enabled?: boolean;
   active?: boolean;
