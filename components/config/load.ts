@@ -11,6 +11,14 @@ const FOREIGN_NAMESPACES = new Set(["pulumi", "command", "kubernetes", "random"]
 /** Keys whose values are secrets: kept out of the model, only their presence is recorded. */
 export const SECRET_KEYS = new Set(["sshPrivateKey"]);
 
+/** The model only records that a secret key is set; its value stays with Pulumi's config. */
+export function maskSecrets(section: Record<string, unknown>): Record<string, unknown> {
+  for (const key of SECRET_KEYS) {
+    if (section[key] !== undefined) section[key] = "<secret>";
+  }
+  return section;
+}
+
 /**
  * Splits "namespace:key" entries into our section. Unknown namespaces are typos
  * ("clustr:hosts") and reported like unknown keys.
@@ -45,10 +53,7 @@ export function stackFilePath(stack: string, projectDir = path.resolve(__dirname
 export function loadStackFile(stack: string, opts: Partial<ParseOptions> & { projectDir?: string } = {}): ClusterModel {
   const file = stackFilePath(stack, opts.projectDir);
   const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-  const section = clusterSection(doc?.config ?? {});
-  for (const key of SECRET_KEYS) {
-    if (section[key] !== undefined) section[key] = "<secret>";
-  }
+  const section = maskSecrets(clusterSection(doc?.config ?? {}));
   return parseClusterConfig(section, { stackName: stack, ...opts });
 }
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "./errors";
-import { clusterSection } from "./load";
+import { clusterSection, maskSecrets } from "./load";
 import { parseClusterConfig, type ClusterModel } from "./model";
 
 /** Keys whose values are plain strings even when they look like JSON. */
@@ -16,8 +16,7 @@ export function modelFromPulumiConfig(): { model: ClusterModel; sshPrivateKey?: 
     const key = fullKey.slice(fullKey.indexOf(":") + 1);
     entries[fullKey] = fullKey.startsWith(`${CONFIG_NAMESPACE}:`) && !STRING_KEYS.has(key) ? decode(text) : text;
   }
-  const section = clusterSection(entries);
-  if (section.sshPrivateKey !== undefined) section.sshPrivateKey = "<secret>";
+  const section = maskSecrets(clusterSection(entries));
   const model = parseClusterConfig(section, { stackName: pulumi.getStack(), requireSshKey: true });
   const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).getSecret("sshPrivateKey");
   return { model, sshPrivateKey };
