@@ -33,6 +33,17 @@ describe("every rendered script passes shellcheck", () => {
 });
 
 describe("render tool", () => {
+  it("refuses to wipe a non-empty directory that holds no earlier render", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "kop-render-keep-"));
+    fs.writeFileSync(path.join(out, "keep.txt"), "user data\n");
+    const result = run("npx", ["tsx", path.join(__dirname, "..", "..", "scripts", "render.ts"), "dev", out]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("is not empty and holds no earlier render");
+    expect(fs.readFileSync(path.join(out, "keep.txt"), "utf8")).toBe("user data\n");
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
+
   it("writes scripts, delete scripts, files and a manifest per host", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "kop-render-"));
     renderPlan(loadStackFile("china"), out);
