@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as os from "node:os";
 import type { HostModel } from "../config";
 import { withoutPromiseStacks } from "./declare";
-import { commandLine } from "./shell";
+import { commandLine, secretLines } from "./shell";
 import type { StepSpec } from "./step";
 
 export interface ConnectionSettings {
@@ -38,7 +38,7 @@ export function stdinFor(names: readonly string[], secrets: Readonly<Record<stri
     return value;
   });
   return pulumi.secret(
-    pulumi.all(values).apply((resolved) => resolved.map((v, i) => `${names[i]}=${Buffer.from(v, "utf8").toString("base64")}\n`).join("")),
+    pulumi.all(values).apply((resolved) => secretLines(names, resolved)),
   );
 }
 

@@ -72,3 +72,8 @@ export function commandLine(scriptText: string, sudo: boolean): string {
   const runner = sudo ? "sudo -n bash" : "bash";
   return `${runner} -c "$(cat <<'${marker}'\n${scriptText}${marker}\n)"`;
 }
+
+/** What a step's stdin carries: one "NAME=base64" line per secret, in the order the script reads them (kop_secret). */
+export function secretLines(names: readonly string[], values: readonly string[]): string {
+  return names.map((name, i) => `${name}=${Buffer.from(values[i], "utf8").toString("base64")}\n`).join("");
+}

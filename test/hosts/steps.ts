@@ -1,3 +1,4 @@
+import { secretLines } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
 
 /** What the hosts tier needs from the harness: run a script on a host. */
@@ -7,13 +8,12 @@ export interface ScriptRunner {
 
 /** stdin exactly as components/remote/remote-step.ts sends it: one "NAME=base64" line per secret. */
 export function stdinLines(names: readonly string[], secrets: Readonly<Record<string, string>>): string {
-  return names
-    .map((name) => {
-      const value = secrets[name];
-      if (value === undefined) throw new Error(`test secret ${name} is not defined`);
-      return `${name}=${Buffer.from(value, "utf8").toString("base64")}\n`;
-    })
-    .join("");
+  const values = names.map((name) => {
+    const value = secrets[name];
+    if (value === undefined) throw new Error(`test secret ${name} is not defined`);
+    return value;
+  });
+  return secretLines(names, values);
 }
 
 /** Runs a step's create (or delete) script like the engine does; throws with the script's output on failure. */
