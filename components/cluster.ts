@@ -1,4 +1,3 @@
-import type * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
@@ -9,7 +8,7 @@ import { ADMIN_KUBECONFIG, nodeJoinIds } from "./kubeadm/node-plan";
 import { FIRST_INSTALL_ONLY, kubePackagesId } from "./kube-packages/plan";
 import { LifecycleGuard, membershipState } from "./lifecycle/guard";
 import { planCluster } from "./plan";
-import { hostConnection, remoteStep } from "./remote/remote-step";
+import { hostConnection, remoteStep, type RemoteCommand } from "./remote/remote-step";
 import { LAYERS, type LayerName } from "./remote/step";
 import { clusterSecrets } from "./secrets";
 
@@ -56,7 +55,7 @@ export class Layer extends pulumi.ComponentResource {
  * and nothing more, grouped by layer.
  */
 export class Cluster extends pulumi.ComponentResource {
-  readonly steps: Readonly<Record<string, command.remote.Command>>;
+  readonly steps: Readonly<Record<string, RemoteCommand>>;
   readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
   readonly layers: Readonly<Record<LayerName, Layer>>;
   /** The admin kubeconfig (secret), server set to the control-plane endpoint; read once, so it stays put. */
@@ -89,18 +88,20 @@ export class Cluster extends pulumi.ComponentResource {
     const secrets: Record<string, pulumi.Output<string>> = clusterSecrets(model, this);
     const readKeyFile = args.readKeyFile ?? readPrivateKeyFile;
     const connections = new Map(model.hosts.map((h) => [h.name, hostConnection(h, { privateKey: args.sshPrivateKey, readKeyFile })]));
+    // One secret connection value per host, shared by all of its steps.
+    const stepConnections = new Map([...connections].map(([name, c]) => [name, pulumi.secret(pulumi.output(c))]));
     const hosts = new Map(model.hosts.map((h) => [h.name, h]));
     const producers = new Map(Object.entries(plan.outputSecrets).map(([secret, step]) => [step, secret]));
 
     const drift = args.driftDetection ? new DriftWiring({ hosts, connections }) : undefined;
-    const steps: Record<string, command.remote.Command> = {};
+    const steps: Record<string, RemoteCommand> = {};
     for (const spec of plan.steps) {
       const host = hosts.get(spec.host)!;
       // The step's files go on the host first; their revisions in its command make it wait for them
       // and re-run it in place after a drift repair.
       const files = drift?.filesOf(spec, spec.needs.map((id) => steps[id]), layers[spec.layer]);
       const resource = remoteStep(spec, {
-        connection: connections.get(spec.host)!,
+        connection: stepConnections.get(spec.host)!,
         sudo: host.ssh.user !== "root",
         secrets,
         dependsOn: [...spec.needs.map((id) => steps[id]), ...(guarded.has(spec.layer) ? [guard] : [])],

@@ -42,15 +42,62 @@ export function stdinFor(names: readonly string[], secrets: Readonly<Record<stri
   );
 }
 
+/** The @pulumi/command release whose plugin runs the steps (what `command.remote.Command` asks the engine for). */
+const COMMAND_PLUGIN_VERSION: string = (require("@pulumi/command/package.json") as { version: string }).version.replace(/^v/, "");
+
+/** The inputs of a `command:remote:Command` that a step sets (the provider's own property names). */
+export interface RemoteCommandArgs {
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  create: pulumi.Input<string>;
+  update: pulumi.Input<string>;
+  delete?: string;
+  stdin?: pulumi.Input<string>;
+  logging: "stdoutAndStderr" | "none";
+  addPreviousOutputInEnv: boolean;
+}
+
 /**
- * The one place a remote.Command is made. The script is the create AND update command:
+ * A `command:remote:Command` (the @pulumi/command provider's resource, same type and inputs)
+ * declared with only the properties a step sets, plus `stdout` when a step's output is used.
+ * The SDK keeps an Output with four pending promises for every property a resource declares,
+ * for as long as the resource is pending; `command.remote.Command` declares all twelve of its
+ * properties and re-wraps the connection in a fresh secret Output per resource. At 1000
+ * workers that was about half of the program's memory and CPU (docs/benchmarks.md).
+ */
+export class RemoteCommand extends pulumi.CustomResource {
+  static readonly TYPE = "command:remote:Command";
+  /** The script's stdout; only on steps declared with `withStdout`. */
+  declare readonly stdout: pulumi.Output<string>;
+
+  constructor(name: string, args: RemoteCommandArgs, withStdout: boolean, opts: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = {
+      connection: args.connection,
+      create: args.create,
+      update: args.update,
+      logging: args.logging,
+      addPreviousOutputInEnv: args.addPreviousOutputInEnv,
+    };
+    if (args.delete !== undefined) props.delete = args.delete;
+    if (args.stdin !== undefined) props.stdin = args.stdin;
+    if (withStdout) props.stdout = undefined;
+    super(RemoteCommand.TYPE, name, props, {
+      ...opts,
+      version: COMMAND_PLUGIN_VERSION,
+      additionalSecretOutputs: ["connection", ...(opts.additionalSecretOutputs ?? [])],
+    });
+  }
+}
+
+/**
+ * The one place a remote step is declared. The script is the create AND update command:
  * scripts converge, so a changed script re-runs in place instead of replacing the step
  * (whose delete would undo what the new create just did).
  */
 export function remoteStep(
   spec: StepSpec,
   args: {
-    connection: command.types.input.remote.ConnectionArgs;
+    /** The host's connection, one secret Output shared by its steps (see `secretConnection`). */
+    connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
     sudo: boolean;
     secrets: Readonly<Record<string, pulumi.Output<string>>>;
     dependsOn: pulumi.Resource[];
@@ -64,7 +111,7 @@ export function remoteStep(
      */
     rerunOn?: pulumi.Input<unknown>[];
   },
-): command.remote.Command {
+): RemoteCommand {
   const script = commandLine(spec.script, args.sudo);
   const run =
     args.rerunOn && args.rerunOn.length > 0
@@ -73,7 +120,7 @@ export function remoteStep(
   const handlesSecrets = spec.secrets.length > 0 || spec.output === "secret";
   return withoutPromiseStacks(
     () =>
-      new command.remote.Command(
+      new RemoteCommand(
         spec.id,
         {
           connection: args.connection,
@@ -84,6 +131,7 @@ export function remoteStep(
           addPreviousOutputInEnv: false,
           logging: handlesSecrets ? "none" : "stdoutAndStderr",
         },
+        spec.output !== undefined,
         {
           parent: args.parent,
           dependsOn: args.dependsOn,

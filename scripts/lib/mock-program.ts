@@ -13,6 +13,8 @@ export interface RecordedResource {
   /** Inputs as sent to the engine; secret values keep the engine's secret envelope (see isSecretValue). */
   inputs: Record<string, unknown>;
   additionalSecretOutputs: string[];
+  /** The provider plugin version the resource asks the engine for ("" when unset). */
+  version: string;
 }
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -37,6 +39,7 @@ type RegisterRequest = {
   getDependenciesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
   getAdditionalsecretoutputsList(): string[];
+  getVersion(): string;
 };
 const monitor = MockMonitor.prototype as unknown as {
   registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
@@ -53,6 +56,7 @@ monitor.registerResource = async function (this: typeof monitor, req, callback) 
     dependencies: req.getDependenciesList(),
     inputs: req.getObject()?.toJavaScript() ?? {},
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    version: req.getVersion(),
   });
   return originalRegister.call(this, req, callback);
 };

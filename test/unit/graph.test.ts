@@ -21,6 +21,22 @@ describe("cluster graph under Pulumi mocks", () => {
     expect(graph.has("lb1/kube-packages")).toBe(false);
   });
 
+  it("declares every step as the command provider's own remote Command, with only its known inputs", async () => {
+    const graph = await clusterGraph(model(haSection(2)));
+    const steps = graph.custom.filter((r) => r.type === "command:remote:Command");
+    expect(steps.length).toBeGreaterThan(20);
+    // The provider's input properties (its schema, as @pulumi/command declares them).
+    const known = ["addPreviousOutputInEnv", "connection", "create", "delete", "environment", "logging", "stdin", "triggers", "update"];
+    const pluginVersion = (require("@pulumi/command/package.json") as { version: string }).version;
+    for (const step of steps) {
+      expect(step.version, step.name).toBe(pluginVersion);
+      expect(Object.keys(step.inputs).filter((k) => !known.includes(k)), step.name).toEqual([]);
+      expect(step.inputs.create, step.name).toBe(step.inputs.update);
+      expect(isSecretValue(step.inputs.connection), step.name).toBe(true);
+      expect(step.additionalSecretOutputs, step.name).toContain("connection");
+    }
+  });
+
   it("prepares hosts in parallel: no host's OS preparation waits for another host", async () => {
     const graph = await clusterGraph(model(haSection(3)));
     for (const r of graph.custom.filter((r) => r.name.endsWith("/os-prep"))) expect(graph.dependenciesOf(r.name)).toEqual([]);
