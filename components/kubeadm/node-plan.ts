@@ -15,8 +15,9 @@ export const nodeUpgraderId = (first: string) => stepId(first, "node-upgrader");
 /** Runs on the first control plane: token (and certificates) for this node's join; deletes its Node object. */
 export const admitId = (node: string) => stepId(node, "admit");
 export const joinId = (node: string) => stepId(node, "kubeadm-join");
-/** Runs on the first control plane: drains the node (and removes its etcd member) when it leaves. */
+/** Runs on the first control plane: the node registered with its labels and taints; drains it (and removes its etcd member) when it leaves. */
 export const nodeId = (node: string) => stepId(node, "node");
+/** The first control plane's labels and taints (the other nodes' are set by their node step). */
 export const labelsId = (node: string) => stepId(node, "node-labels");
 export const upgradeId = (node: string) => stepId(node, "kubeadm-upgrade");
 
@@ -67,8 +68,8 @@ export function configStep(model: ClusterModel, host: HostModel, layer: LayerNam
 }
 
 /**
- * A joining node's steps: admit (on the first control plane), join, node (drain on removal, on
- * the first control plane), labels. `after` orders the admit step (the previous control plane's
+ * A joining node's steps: admit (on the first control plane), join, node (labels and taints;
+ * drain on removal; on the first control plane). `after` orders the admit step (the previous control plane's
  * join for chained control-plane joins); `nodeAfter` orders the node step, whose delete (a drain)
  * must run while the control planes are all still there.
  */
@@ -119,7 +120,7 @@ export function joiningNodeSteps(
       id: nodeId(node.name),
       host: first.name,
       layer: opts.layer,
-      description: `node ${node.name} registered; its delete drains it${node.isControlPlane && model.etcd.topology === "stacked" ? " and removes its etcd member" : ""} before the reset`,
+      description: `node ${node.name} registered, labels and taints from cluster:hosts; its delete drains it${node.isControlPlane && model.etcd.topology === "stacked" ? " and removes its etcd member" : ""} before the reset`,
       script: drain.script,
       deleteScript: drain.deleteScript,
       files: [],
@@ -127,7 +128,6 @@ export function joiningNodeSteps(
       secrets: [],
       timeouts: { create: "15m", update: "15m", delete: `${Math.ceil(model.lifecycle.drainTimeoutSeconds / 60) + 10}m` },
     },
-    labelsStep(node, first, opts.layer, nodeId(node.name)),
   ];
 }
 

@@ -333,7 +333,7 @@ export function renderNodeStep(model: ClusterModel, node: HostModel, first: Host
   const deleteBody = [kubeadmFunctions("core", "removal"), `kop_drain_for_removal ${shQuote(node.name)} ${model.lifecycle.drainTimeoutSeconds}`];
   if (node.isControlPlane && model.etcd.topology === "stacked") deleteBody.push(`kop_etcd_member_remove ${shQuote(node.name)}`);
   return {
-    script: script(`wait for node ${node.name} to register (on ${first.name})`, [kubeadmFunctions("core"), `kop_wait_for_node ${shQuote(node.name)} 600`].join("\n")),
+    script: script(`node ${node.name} registered, with its labels and taints (on ${first.name})`, [kubeadmFunctions("core", "labels"), ...labelLines(node)].join("\n")),
     deleteScript: script(
       `drain ${node.name}${node.isControlPlane && model.etcd.topology === "stacked" ? " and remove its etcd member" : ""} before it is reset (on ${first.name})`,
       deleteBody.join("\n"),
@@ -341,15 +341,18 @@ export function renderNodeStep(model: ClusterModel, node: HostModel, first: Host
   };
 }
 
-/** Labels and taints from cluster:hosts[].labels/taints; ones we set earlier and no longer listed go. */
-export function renderLabelsStep(node: HostModel, first: HostModel): string {
+/** Waits for the Node object, then sets cluster:hosts[].labels/taints; ones we set earlier and no longer listed go. */
+function labelLines(node: HostModel): string[] {
   const labels = Object.entries(node.labels).map(([k, v]) => shQuote(`${k}=${v}`));
   const taints = node.taints.map((t) => shQuote(`${t.key}${t.value === undefined ? "" : `=${t.value}`}:${t.effect}`));
-  const body = [
-    kubeadmFunctions("core", "labels"),
+  return [
     `kop_wait_for_node ${shQuote(node.name)} 600`,
     `kop_node_labels ${shQuote(node.name)}${labels.map((l) => " " + l).join("")}`,
     `kop_node_taints ${shQuote(node.name)}${taints.map((t) => " " + t).join("")}`,
   ];
-  return script(`labels and taints of ${node.name} (on ${first.name})`, body.join("\n"));
+}
+
+/** The first control plane's labels and taints (it has no node step: nothing drains it). */
+export function renderLabelsStep(node: HostModel, first: HostModel): string {
+  return script(`labels and taints of ${node.name} (on ${first.name})`, [kubeadmFunctions("core", "labels"), ...labelLines(node)].join("\n"));
 }

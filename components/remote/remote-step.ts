@@ -29,17 +29,25 @@ export function hostConnection(host: HostModel, settings: ConnectionSettings): c
   };
 }
 
+/** stdin values already made, per secrets map and list of names: steps that read the same secrets share one. */
+const stdinCache = new WeakMap<Readonly<Record<string, pulumi.Output<string>>>, Map<string, pulumi.Output<string>>>();
+
 /** Secret values arrive on stdin as "NAME=base64" lines, in the order the script reads them. */
 export function stdinFor(names: readonly string[], secrets: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Output<string> | undefined {
   if (names.length === 0) return undefined;
+  const key = names.join(",");
+  const cached = stdinCache.get(secrets)?.get(key);
+  if (cached) return cached;
   const values = names.map((name) => {
     const value = secrets[name];
     if (!value) throw new Error(`no secret named "${name}" is defined`);
     return value;
   });
-  return pulumi.secret(
-    pulumi.all(values).apply((resolved) => secretLines(names, resolved)),
-  );
+  const stdin = pulumi.secret(pulumi.all(values).apply((resolved) => secretLines(names, resolved)));
+  const known = stdinCache.get(secrets) ?? new Map<string, pulumi.Output<string>>();
+  known.set(key, stdin);
+  stdinCache.set(secrets, known);
+  return stdin;
 }
 
 /** The @pulumi/command release whose plugin runs the steps (what `command.remote.Command` asks the engine for). */

@@ -158,7 +158,6 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
     // The cluster now knows the node (the stand-in API is per host: the test plays the API server).
     await register("cp1", "w1", v);
     await apply(step(v, "w1/node"));
-    await apply(step(v, "w1/node-labels"));
     expect(await fakeApi("cp1", "cat $S/nodes/w1/labels/tier; echo; cat $S/nodes/w1/taints/dedicated:NoSchedule")).toBe("web\ndedicated=web:NoSchedule");
   });
 
@@ -190,7 +189,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
       for (const secret of [SECRETS.bootstrap_token, "0123456789abcdef", SECRETS.certificate_key, SECRETS.ca_cert_hash]) expect(log).not.toContain(secret);
     }
     const counts = await Promise.all(HOSTS.map(async (h) => (await calls(h)).filter((l) => /^kubeadm (init --|join)/.test(l)).length));
-    for (const id of ["cp1/kubeadm-init", "w1/kubeadm-join", "cp2/kubeadm-join", "w1/node-labels"]) await apply(step(v, id));
+    for (const id of ["cp1/kubeadm-init", "w1/kubeadm-join", "cp2/kubeadm-join", "w1/node"]) await apply(step(v, id));
     const after = await Promise.all(HOSTS.map(async (h) => (await calls(h)).filter((l) => /^kubeadm (init --|join)/.test(l)).length));
     expect(after).toEqual(counts);
   });
@@ -198,9 +197,9 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
   it("labels and taints follow the config: ones it set and no longer lists are removed", async () => {
     const hosts = models["1.29.13"].hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles, ...(h.name === "w1" ? { labels: { tier: "api" } } : {}) }));
     const changed = planOf(modelAt("1.29.13", { hosts }));
-    await apply(changed.get("w1/node-labels")!);
+    await apply(changed.get("w1/node")!);
     expect(await fakeApi("cp1", "ls $S/nodes/w1/labels; ls $S/nodes/w1/taints; cat $S/nodes/w1/labels/tier")).toBe("tier\napi");
-    await apply(step("1.29.13", "w1/node-labels"));
+    await apply(step("1.29.13", "w1/node"));
   });
 
   it("patch upgrade 1.29.13 -> 1.29.14: cp1 (upgrade apply), then cp2 (upgrade node), then the worker holding a slot; each kubelet drained and uncordoned", async () => {

@@ -135,7 +135,7 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     const plan = await preview(model(haSection(3)), model(haSection(4)));
     expect(plan.update).toEqual([]);
     expect(plan.delete).toEqual([]);
-    expect(kubeadmOnly(plan.create)).toEqual(["w4/admit", "w4/kubeadm-config", "w4/kubeadm-join", "w4/kubeadm-upgrade", "w4/node", "w4/node-labels"]);
+    expect(kubeadmOnly(plan.create)).toEqual(["w4/admit", "w4/kubeadm-config", "w4/kubeadm-join", "w4/kubeadm-upgrade", "w4/node"]);
     expect(plan.create.every((n) => n.startsWith("w4/"))).toBe(true);
   });
 
@@ -147,11 +147,24 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     expect(kubeadmOnly(plan.update)).toEqual(["cp1/kubeadm-config", "cp2/kubeadm-config", "cp3/kubeadm-config", "lifecycle-guard"]);
     const created = kubeadmOnly(plan.create);
     for (const cp of ["cp4", "cp5"]) {
-      for (const step of ["admit", "kubeadm-config", "kubeadm-join", "kubeadm-upgrade", "node", "node-labels"]) expect(created).toContain(`${cp}/${step}`);
+      for (const step of ["admit", "kubeadm-config", "kubeadm-join", "kubeadm-upgrade", "node"]) expect(created).toContain(`${cp}/${step}`);
+      expect(created).not.toContain(`${cp}/node-labels`);
     }
     expect(plan.after.dependenciesOf("cp4/admit")).toContain("cp3/kubeadm-join");
     expect(plan.after.dependenciesOf("cp5/admit")).toContain("cp4/kubeadm-join");
     expect(plan.after.dependenciesOf("cp4/kubeadm-upgrade")).toContain("cp3/kubeadm-upgrade");
+  });
+
+  it("changing a worker's labels and taints re-runs only its node step on the first control plane (its drain stays as it was) and its join file", async () => {
+    const labelled = haSection(3);
+    labelled.hosts = labelled.hosts.map((h: { name: string }) => (h.name === "w2" ? { ...h, labels: { tier: "web" }, taints: [{ key: "dedicated", value: "web", effect: "NoSchedule" }] } : h));
+    const before = await graphOf(model(haSection(3)));
+    const plan = await preview(model(haSection(3)), model(labelled));
+        // The join file carries the taints too (nodeRegistration.taints), for a later re-join.
+    expect([plan.create, plan.delete, plan.update]).toEqual([[], [], ["w2/kubeadm-config", "w2/node"]]);
+    expect(command(plan.after, "w2/node", "create")).toContain("kop_node_labels 'w2' 'tier=web'");
+    expect(command(plan.after, "w2/node", "create")).toContain("kop_node_taints 'w2' 'dedicated=web:NoSchedule'");
+    expect(command(plan.after, "w2/node", "delete")).toBe(command(before, "w2/node", "delete"));
   });
 
   it("removing a worker: only its resources go, and their deletes drain, reset and delete the Node object", async () => {
@@ -160,7 +173,7 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     expect(plan.update).toEqual([]);
     expect(plan.create).toEqual([]);
     expect(plan.delete.every((n) => n.startsWith("w3/"))).toBe(true);
-    expect(kubeadmOnly(plan.delete)).toEqual(["w3/admit", "w3/kubeadm-config", "w3/kubeadm-join", "w3/kubeadm-upgrade", "w3/node", "w3/node-labels"]);
+    expect(kubeadmOnly(plan.delete)).toEqual(["w3/admit", "w3/kubeadm-config", "w3/kubeadm-join", "w3/kubeadm-upgrade", "w3/node"]);
     expect(command(before, "w3/node", "delete")).toContain("kop_drain_for_removal 'w3' 300");
     expect(command(before, "w3/kubeadm-join", "delete")).toContain("kop_teardown 'unix:///run/containerd/containerd.sock' ''");
     expect(command(before, "w3/admit", "delete")).toContain('kop_kubectl delete node "$node" --ignore-not-found');
