@@ -1,11 +1,11 @@
 /**
  * How the drift resources join the cluster graph (called from components/cluster.ts):
  *
- *   step.needs ──> ManagedFile (one per StepSpec.files entry) ──> step ──> ManagedUnit (StepSpec.units)
+ *   step.needs ──> ManagedFiles (the step's StepSpec.files) ──> step ──> ManagedUnits (the host's StepSpec.units)
  *
- * The step's triggers include each of its files' `revision`, so a `pulumi up` that repaired a
+ * The step's command carries its ManagedFiles' `revision`, so a `pulumi up` that repaired a
  * file re-runs exactly the step that applies it, on that host; a unit stopped by hand is
- * started by its ManagedUnit without re-running anything.
+ * started by its host's ManagedUnits without re-running anything.
  */
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,11 +13,12 @@ import type { ClusterModel, HostModel } from "../config";
 import { withoutPromiseStacks } from "../remote/declare";
 import type { LayerName, StepSpec } from "../remote/step";
 import { EtcdMembers, etcdMembersSource } from "./etcd-members";
-import { ManagedFile, type ManagedFileArgs } from "./managed-file";
-import { ManagedUnit } from "./managed-unit";
+import type { DriftConnectionArgs } from "./common";
+import { ManagedFiles, ManagedUnits } from "./grouped";
 
-export const managedFileName = (host: string, path: string) => `${host}${path}`;
-export const managedUnitName = (host: string, unit: string) => `${host}/unit:${unit}`;
+/** The drift resource of a step's files, and of a host's units. */
+export const managedFilesName = (stepId: string) => `${stepId}/files`;
+export const managedUnitsName = (host: string) => `${host}/units`;
 export const ETCD_MEMBERS_NAME = "etcd-members";
 
 export interface DriftWiringArgs {
@@ -27,14 +28,15 @@ export interface DriftWiringArgs {
 }
 
 export class DriftWiring {
-  private readonly files = new Map<string, { step: string; file: ManagedFile }>();
-  private readonly units = new Map<string, { host: string; unit: string; parent: pulumi.Resource; steps: pulumi.Resource[] }>();
+  /** Which step places each "<host><path>": a file has one owner. */
+  private readonly placedBy = new Map<string, string>();
+  private readonly units = new Map<string, { units: string[]; parent: pulumi.Resource; steps: pulumi.Resource[] }>();
   /** One connection value per host, shared by its resources (an Output per resource costs CPU at scale). */
-  private readonly connections = new Map<string, ManagedFileArgs["connection"]>();
+  private readonly connections = new Map<string, DriftConnectionArgs>();
 
   constructor(private readonly args: DriftWiringArgs) {}
 
-  private connectionOf(hostName: string): ManagedFileArgs["connection"] {
+  private connectionOf(hostName: string): DriftConnectionArgs {
     const known = this.connections.get(hostName);
     if (known) return known;
     const host = this.args.hosts.get(hostName);
@@ -54,47 +56,44 @@ export class DriftWiring {
 
   /**
    * The managed files of a step, declared after what the step needs; returns what the step
-   * must wait for and the revisions its triggers carry.
+   * must wait for and the revision its command carries.
    */
-  filesOf(spec: StepSpec, needs: pulumi.Resource[], parent: pulumi.Resource): { dependsOn: ManagedFile[]; revisions: pulumi.Output<number>[] } {
-    const declared: ManagedFile[] = [];
+  filesOf(spec: StepSpec, needs: pulumi.Resource[], parent: pulumi.Resource): { dependsOn: ManagedFiles[]; revisions: pulumi.Output<number>[] } {
+    if (spec.files.length === 0) return { dependsOn: [], revisions: [] };
     for (const f of spec.files) {
-      const name = managedFileName(spec.host, f.path);
-      const earlier = this.files.get(name);
-      if (earlier) throw new Error(`plan: ${f.path} on ${spec.host} is placed by both ${earlier.step} and ${spec.id}`);
-      const file = withoutPromiseStacks(() => new ManagedFile(
-        name,
-        {
-          host: spec.host,
-          connection: this.connectionOf(spec.host),
-          path: f.path,
-          mode: f.mode,
-          // A secret file's content arrives on the step's stdin: it is checked against the host's record instead.
-          ...(f.secret ? { secret: true } : { content: f.content }),
-        },
-        { parent, dependsOn: needs },
-      ));
-      this.files.set(name, { step: spec.id, file });
-      declared.push(file);
+      const key = `${spec.host}${f.path}`;
+      const earlier = this.placedBy.get(key);
+      if (earlier) throw new Error(`plan: ${f.path} on ${spec.host} is placed by both ${earlier} and ${spec.id}`);
+      this.placedBy.set(key, spec.id);
     }
-    return { dependsOn: declared, revisions: declared.map((f) => f.revision) };
+    const files = withoutPromiseStacks(() => new ManagedFiles(
+      managedFilesName(spec.id),
+      {
+        host: spec.host,
+        step: spec.id,
+        connection: this.connectionOf(spec.host),
+        // A secret file's content arrives on the step's stdin: it is checked against the host's record instead.
+        files: spec.files.map((f) => (f.secret ? { path: f.path, mode: f.mode, secret: true } : { path: f.path, mode: f.mode, content: f.content })),
+      },
+      { parent, dependsOn: needs },
+    ));
+    return { dependsOn: [files], revisions: [files.revision] };
   }
 
-  /** Notes the units a step keeps running; `declareUnits` makes one ManagedUnit per host and unit. */
+  /** Notes the units a step keeps running; `declareUnits` makes one ManagedUnits per host. */
   unitsOf(spec: StepSpec, step: pulumi.Resource, parent: pulumi.Resource): void {
-    for (const unit of spec.units ?? []) {
-      const name = managedUnitName(spec.host, unit);
-      const entry = this.units.get(name) ?? { host: spec.host, unit, parent, steps: [] };
-      entry.steps.push(step);
-      this.units.set(name, entry);
-    }
+    if (!spec.units?.length) return;
+    const entry = this.units.get(spec.host) ?? { units: [], parent, steps: [] };
+    for (const unit of spec.units) if (!entry.units.includes(unit)) entry.units.push(unit);
+    entry.steps.push(step);
+    entry.parent = parent;
+    this.units.set(spec.host, entry);
   }
 
-  /** One ManagedUnit per host and unit, after every step that lists it. */
-  declareUnits(): ManagedUnit[] {
-    return [...this.units.entries()].map(
-      ([name, u]) =>
-        withoutPromiseStacks(() => new ManagedUnit(name, { host: u.host, connection: this.connectionOf(u.host), unit: u.unit }, { parent: u.parent, dependsOn: u.steps })),
+  /** One ManagedUnits per host, after every step that lists one of its units, under the last such step's layer. */
+  declareUnits(): ManagedUnits[] {
+    return [...this.units.entries()].map(([host, u]) =>
+      withoutPromiseStacks(() => new ManagedUnits(managedUnitsName(host), { host, connection: this.connectionOf(host), units: u.units }, { parent: u.parent, dependsOn: u.steps })),
     );
   }
 

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseClusterConfig } from "../../components/config";
 import { runUnderMocks } from "../lib/mock-program";
 import { withoutPromiseStacks } from "../../components/remote/declare";
+import { RemoteCommand } from "../../components/remote/remote-step";
 import { renderPlan } from "../lib/render-plan";
 import { hostRole } from "./provisioning";
 import { graphShape, resourcesByPart, toTaskGraph } from "./graph-shape";
@@ -74,7 +75,8 @@ async function evaluate(workers: number, graphFile: string | undefined): Promise
 /**
  * The Pulumi SDK's own cost per resource: `count` remote.Commands with minimal inputs, no
  * dependencies and no program logic, under the same mocks: what any program pays per resource,
- * with the SDK's promise stacks (its default) or without them (as remoteStep declares).
+ * as `command.remote.Command` with the SDK's defaults, or as remoteStep declares a step
+ * (RemoteCommand: only the properties set, one shared connection, no promise stacks).
  */
 async function sdkFloor(count: number, quietStacks: boolean): Promise<FloorSample> {
   const cpuStart = process.cpuUsage();
@@ -82,8 +84,11 @@ async function sdkFloor(count: number, quietStacks: boolean): Promise<FloorSampl
   const graph = await runUnderMocks(
     () => {
       const parent = new pulumi.ComponentResource("kop:bench:Floor", "floor", {});
-      const declare = (i: number) => new command.remote.Command(`c${i}`, { connection: { host: "192.0.2.1" }, create: "true" }, { parent });
-      for (let i = 0; i < count; i++) (quietStacks ? withoutPromiseStacks(() => declare(i)) : declare(i));
+      const plain = (i: number) => new command.remote.Command(`c${i}`, { connection: { host: "192.0.2.1" }, create: "true" }, { parent });
+      // As remoteStep declares a step: only the properties it sets, no promise stacks.
+      const connection = pulumi.secret(pulumi.output({ host: "192.0.2.1" }));
+      const slim = (i: number) => new RemoteCommand(`c${i}`, { connection, create: "true", update: "true", logging: "stdoutAndStderr", addPreviousOutputInEnv: false }, false, { parent });
+      for (let i = 0; i < count; i++) (quietStacks ? withoutPromiseStacks(() => slim(i)) : plain(i));
     },
     { stack: BENCH_STACK, preview: false },
   );

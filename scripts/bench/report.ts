@@ -150,7 +150,7 @@ export function renderReport(r: BenchResult): string {
       row(["---", "---", "---:", "---:"]),
       ...floorRows.map((f) =>
         row([
-          f.quietStacks ? "through withoutPromiseStacks (as remoteStep)" : "plainly (SDK default)",
+          f.quietStacks ? "as remoteStep declares a step (RemoteCommand, no promise stacks)" : "command.remote.Command, SDK defaults",
           f.samples.map((x) => `${x.resources}: ${s(x.wallMs)}, ${s(x.cpuMs)}, ${mib(x.peakRssBytes)}`).join("; "),
           `${f.cpuMsPerResource.toFixed(2)} ms`,
           `${Math.round(f.rssBytesPerResource / 1024)} KiB`,

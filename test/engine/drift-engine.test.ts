@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { managedFileName, managedUnitName } from "../../components/drift/wiring";
+import { managedFilesName, managedUnitsName } from "../../components/drift/wiring";
 import { putFile, script, sha256 } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
@@ -56,8 +56,9 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
   const runSteps = (...specs: StepSpec[]) => Promise.all(specs.map((s) => applyStep(env, s, { secrets: { vrrp_auth: vrrpPassword } })));
   const declared = (p: string) => steps.runtimeConfig.files.find((f) => f.path === p)!.content;
   const revisions = async () => JSON.parse((await project.expect(["stack", "output", "revisions", "--json"])).stdout) as Record<string, number>;
-  const name = (p: string) => managedFileName(HOST, p);
-  const UNIT = managedUnitName(HOST, "containerd.service");
+  const RUNTIME_FILES = () => managedFilesName(steps.runtimeConfig.id);
+  const VRRP_FILES = () => managedFilesName(steps.keepalivedConfig.id);
+  const UNITS = managedUnitsName(HOST);
 
   beforeAll(async () => {
     requireRoot();
@@ -102,7 +103,7 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
     expect((await sh(`test -e ${VRRP} && echo present || echo absent`)).trim()).toBe("absent");
     await runSteps(steps.runtimeConfig, placeVrrp);
     expect((await sh(`cat ${VRRP}`))).toBe(vrrpPassword);
-    expect(await revisions()).toEqual({ [CRICTL]: 1, [CONTAINERD]: 1, [VRRP]: 1 });
+    expect(await revisions()).toEqual({ "runtime-config": 1, "keepalived-config": 1 });
   });
 
   it("is idempotent: preview --expect-no-changes passes, before and after a refresh", async () => {
@@ -111,10 +112,10 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
     await project.expect(["preview", "--expect-no-changes"]);
   });
 
-  it("a sandbox-image change is an update of config.toml's resource and nothing else", async () => {
+  it("a sandbox-image change is an update of the runtime-config step's files and nothing else", async () => {
     await project.expect(["config", "set", "sandboxImage", "registry.example.com/pause:3.9"]);
     const preview = await project.expect(["preview", "--json"]);
-    expect(changedSteps(preview.stdout)).toEqual([`update ${name(CONTAINERD)}`]);
+    expect(changedSteps(preview.stdout)).toEqual([`update ${RUNTIME_FILES()}`]);
     await project.expect(["config", "rm", "sandboxImage"]);
     await project.expect(["preview", "--expect-no-changes"]);
   });
@@ -130,13 +131,13 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
     await project.expect(["refresh", "--yes"]);
     const drifted = await project.run(["preview", "--expect-no-changes", "--json"]);
     expect(drifted.code, "preview --expect-no-changes must fail after the hand changes").not.toBe(0);
-    expect(changedSteps(drifted.stdout).sort()).toEqual([`update ${name(CRICTL)}`, `update ${name(VRRP)}`, `update ${UNIT}`].sort());
+    expect(changedSteps(drifted.stdout).sort()).toEqual([`update ${RUNTIME_FILES()}`, `update ${VRRP_FILES()}`, `update ${UNITS}`].sort());
 
     await project.expect(["up", "--yes"]);
     expect(sha256(await sh(`cat ${CRICTL}`))).toBe(sha256(declared(CRICTL)));
     expect((await sh("systemctl is-active containerd.service")).trim()).toBe("active");
-    // The repairs moved the revisions of exactly the two files: their steps' triggers move, those steps re-run.
-    expect(await revisions()).toEqual({ [CRICTL]: 2, [CONTAINERD]: 1, [VRRP]: 2 });
+    // The repairs moved the revisions of exactly the two steps' files: those steps' commands change, they re-run.
+    expect(await revisions()).toEqual({ "runtime-config": 2, "keepalived-config": 2 });
     await runSteps(steps.runtimeConfig, placeVrrp);
     expect(await sh(`cat ${VRRP}`)).toBe(vrrpPassword);
     await project.expect(["refresh", "--yes"]);
@@ -145,7 +146,8 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
 
   it("the state holds no plaintext secret: neither password nor the private key", async () => {
     const exported = (await project.expect(["stack", "export"])).stdout;
-    expect(exported).toContain(name(VRRP));
+    expect(exported).toContain(VRRP_FILES());
+    expect(exported).toContain(VRRP);
     for (const secret of [vrrpPassword, handPassword, sha256(vrrpPassword), sha256(handPassword)]) expect(exported).not.toContain(secret);
     const keyLines = privateKey.split("\n").filter((l) => l.length > 16 && !l.startsWith("-----"));
     expect(keyLines.length).toBeGreaterThan(0);
@@ -157,8 +159,8 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
   it("pulumi destroy removes the resources; the steps' delete scripts restore the host", async () => {
     await project.expect(["destroy", "--yes"]);
     const exported = (await project.expect(["stack", "export"])).stdout;
-    expect(exported).not.toContain("kop:ManagedFile");
-    expect(exported).not.toContain("kop:ManagedUnit");
+    expect(exported).not.toContain("kop:ManagedFiles");
+    expect(exported).not.toContain("kop:ManagedUnits");
     // Deleting a drift resource changes nothing on the host (docs/drift.md): the step's delete does.
     expect(sha256(await sh(`cat ${CRICTL}`))).toBe(sha256(declared(CRICTL)));
     for (const step of [steps.runtimeConfig, steps.keepalivedConfig]) await applyStep(env, step, { which: "delete", secrets: { vrrp_auth: vrrpPassword } });

@@ -2,10 +2,11 @@
  * Hosts tier for drift detection (issue 9). One Debian 12 host is provisioned by the rendered
  * scripts of the hosts, runtime and load-balancer layers (colocated HAProxy + keepalived, so
  * haproxy.cfg and containerd live on the same host), with the drift resources declared around
- * each step in the engine's order: managed files, then the step, then its units. Then by hand:
- * haproxy.cfg edited and containerd stopped. A refresh (the providers' read, as `pulumi refresh`
- * calls it) must report exactly those two; the update puts them back, the one step whose
- * triggers moved (haproxy-config) re-runs and reloads HAProxy, and a second refresh is clean.
+ * each step in the engine's order: the step's ManagedFiles, then the step; the host's
+ * ManagedUnits after the steps. Then by hand: haproxy.cfg edited and containerd stopped. A
+ * refresh (the providers' read, as `pulumi refresh` calls it) must report exactly those two; the
+ * update puts them back, the one step whose files' revision moved (haproxy-config) re-runs and
+ * reloads HAProxy, and a second refresh is clean.
  * Last, the host's link goes down: a refresh reports it unreachable and keeps its state.
  *
  *   flock /tmp/kop-hosts.lock npx vitest run --project hosts test/hosts/drift.test.ts
@@ -16,10 +17,9 @@ import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelFromObject } from "../../components/config";
 import type { ConnectionProps } from "../../components/drift/common";
-import { managedFileProvider, type ManagedFileInputs, type ManagedFileState } from "../../components/drift/managed-file";
-import { managedUnitProvider, type ManagedUnitInputs, type ManagedUnitState } from "../../components/drift/managed-unit";
+import { managedFilesProvider, managedUnitsProvider, type ManagedFilesInputs, type ManagedFilesState, type ManagedUnitsInputs, type ManagedUnitsState } from "../../components/drift/grouped";
+import { managedFilesName, managedUnitsName } from "../../components/drift/wiring";
 import { closeSshPool, sshPool } from "../../components/drift/ssh";
-import { managedFileName, managedUnitName } from "../../components/drift/wiring";
 import { planCluster } from "../../components/plan";
 import { sha256 } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
@@ -30,8 +30,8 @@ const HOST = "cp1";
 const VIP = "10.213.0.100";
 const SECRETS = { vrrp_auth: "Dr1ftPw7" };
 const REPORT = process.env.KOP_DRIFT_REPORT ?? "/tmp/kop-drift-report.txt";
-const files = managedFileProvider as Required<typeof managedFileProvider>;
-const units = managedUnitProvider as Required<typeof managedUnitProvider>;
+const files = managedFilesProvider as Required<typeof managedFilesProvider>;
+const units = managedUnitsProvider as Required<typeof managedUnitsProvider>;
 
 interface Tracked<I, S> {
   name: string;
@@ -44,8 +44,9 @@ interface Tracked<I, S> {
 describe("drift: refresh reports hand changes on a real host, up puts them back", () => {
   let env: TestHosts;
   let steps: StepSpec[];
-  const managedFiles: Array<Tracked<ManagedFileInputs, ManagedFileState>> = [];
-  const managedUnits: Array<Tracked<ManagedUnitInputs, ManagedUnitState>> = [];
+  const managedFiles: Array<Tracked<ManagedFilesInputs, ManagedFilesState>> = [];
+  const managedUnits: Array<Tracked<ManagedUnitsInputs, ManagedUnitsState>> = [];
+  const allFiles = () => managedFiles.flatMap((f) => f.inputs.files);
   const report: string[] = [];
   const log = (line = "") => {
     report.push(line);
@@ -56,7 +57,7 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
     if (r.code !== 0) throw new Error(`${script}\nexit ${r.code}\n${r.stdout}\n${r.stderr}`);
     return r.stdout.trim();
   };
-  /** The step's trigger values, as components/remote/remote-step.ts computes them. */
+  /** What the step's command carries (components/remote/remote-step.ts): its script and its files' revision. */
   const triggersOf = (step: StepSpec) => JSON.stringify([sha256(step.script), ...managedFiles.filter((f) => f.step === step.id).map((f) => f.state.revision)]);
 
   /** `pulumi refresh`: every drift resource read back; returns the reported differences. */
@@ -71,12 +72,14 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       const tracked = "f" in entry ? entry.f : entry.u;
       expect(entry.r.id, `${tracked.name} must not read as deleted`).toBe(tracked.id);
       tracked.state = entry.r.props as never;
-      const state = entry.r.props as { drift: string[]; unreachable?: string };
+      const state = entry.r.props as { unreachable?: string; files?: Array<{ path: string; drift: string[] }>; units?: Array<{ unit: string; drift: string[] }> };
       if (state.unreachable) found.push(`${tracked.name}: UNREACHABLE (${state.unreachable}); last known state kept`);
-      else for (const d of state.drift) found.push(`${tracked.name}: ${d}`);
+      else for (const item of [...(state.files ?? []).map((f) => ({ what: f.path, drift: f.drift })), ...(state.units ?? []).map((u) => ({ what: u.unit, drift: u.drift }))]) {
+        for (const d of item.drift) found.push(`${tracked.name}: ${item.what}: ${d}`);
+      }
     }
     const ms = Date.now() - started;
-    log(`$ refresh (${title}): ${managedFiles.length} files and ${managedUnits.length} units read in ${ms} ms`);
+    log(`$ refresh (${title}): ${managedFiles.length} step file lists (${allFiles().length} files) and ${managedUnits.length} unit list read in ${ms} ms`);
     for (const line of found.length ? found : ["(no drift)"]) log(`    ${line}`);
     return { found, ms };
   };
@@ -108,29 +111,31 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       privateKey: fs.readFileSync(host.privateKeyPath, "utf8"),
       sudo: false,
     };
-    // The engine's order: a step's managed files, the step, then the units it keeps running.
+    // The engine's order: a step's ManagedFiles, the step; the host's ManagedUnits after its steps.
     for (const step of steps) {
-      for (const file of step.files) {
-        const inputs: ManagedFileInputs = {
+      if (step.files.length > 0) {
+        const inputs: ManagedFilesInputs = {
           ...connection,
-          path: file.path,
-          mode: file.mode,
-          secret: Boolean(file.secret),
-          ...(file.secret ? {} : { content: file.content, contentHash: sha256(file.content) }),
+          step: step.id,
+          files: step.files.map((file) => ({
+            path: file.path,
+            mode: file.mode,
+            secret: Boolean(file.secret),
+            ...(file.secret ? {} : { content: file.content, contentHash: sha256(file.content) }),
+          })),
         };
         const created = await files.create(inputs);
-        managedFiles.push({ name: managedFileName(HOST, file.path), step: step.id, inputs, id: created.id, state: created.outs });
+        managedFiles.push({ name: managedFilesName(step.id), step: step.id, inputs, id: created.id, state: created.outs });
       }
       await applyStep(env, step, { secrets: SECRETS });
-      for (const unit of step.units ?? []) {
-        const inputs: ManagedUnitInputs = { ...connection, unit, enabled: true, active: true };
-        const created = await units.create(inputs);
-        managedUnits.push({ name: managedUnitName(HOST, unit), step: step.id, inputs, id: created.id, state: created.outs });
-      }
     }
+    const unitList = [...new Set(steps.flatMap((s) => s.units ?? []))];
+    const unitInputs: ManagedUnitsInputs = { ...connection, units: unitList.map((unit) => ({ unit, enabled: true, active: true })) };
+    const createdUnits = await units.create(unitInputs);
+    managedUnits.push({ name: managedUnitsName(HOST), step: "", inputs: unitInputs, id: createdUnits.id, state: createdUnits.outs });
     log(`provisioned ${HOST} (${host.address}): ${steps.map((s) => s.id.split("/")[1]).join(", ")}`);
-    log(`managed files: ${managedFiles.map((f) => f.inputs.path + (f.inputs.secret ? " (secret)" : "")).join(", ")}`);
-    log(`managed units: ${managedUnits.map((u) => u.inputs.unit).join(", ")}`);
+    log(`managed files: ${allFiles().map((f) => f.path + (f.secret ? " (secret)" : "")).join(", ")}`);
+    log(`managed units: ${unitList.join(", ")}`);
   }, 1_200_000);
 
   afterAll(async () => {
@@ -140,11 +145,11 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
   });
 
   it("declares the files and units of every layer it provisioned", () => {
-    expect(managedFiles.map((f) => f.inputs.path)).toEqual(
+    expect(allFiles().map((f) => f.path)).toEqual(
       expect.arrayContaining(["/etc/containerd/config.toml", "/etc/crictl.yaml", "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/sysctl.d/99-kubeadm-on-pulumi.conf"]),
     );
-    expect(managedFiles.filter((f) => f.inputs.secret).map((f) => f.inputs.path)).toEqual(["/etc/keepalived/kubeadm-on-pulumi-vrrp-auth.conf"]);
-    expect(managedUnits.map((u) => u.inputs.unit).sort()).toEqual(["containerd.service", "haproxy.service", "keepalived.service"]);
+    expect(allFiles().filter((f) => f.secret).map((f) => f.path)).toEqual(["/etc/keepalived/kubeadm-on-pulumi-vrrp-auth.conf"]);
+    expect(managedUnits.flatMap((u) => u.inputs.units.map((x) => x.unit)).sort()).toEqual(["containerd.service", "haproxy.service", "keepalived.service"]);
   });
 
   it("a refresh right after provisioning is clean, over one SSH connection", async () => {
@@ -158,20 +163,23 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
     log("$ # by hand on cp1: shorten the client timeout in haproxy.cfg and reload HAProxy; stop containerd");
     await sh("sed -i 's/timeout client 1h/timeout client 5m/' /etc/haproxy/haproxy.cfg && grep -q 'timeout client 5m' /etc/haproxy/haproxy.cfg && systemctl reload haproxy && systemctl stop containerd");
     const { found } = await refresh("after the hand changes");
-    expect(found).toEqual([`${managedFileName(HOST, "/etc/haproxy/haproxy.cfg")}: content differs from the declared file`, `${managedUnitName(HOST, "containerd.service")}: inactive (declared active)`]);
-    const haproxy = managedFiles.find((f) => f.inputs.path === "/etc/haproxy/haproxy.cfg")!;
-    expect(haproxy.state.content).toContain("timeout client 5m");
+    expect(found).toEqual([
+      `${managedFilesName(`${HOST}/haproxy-config`)}: /etc/haproxy/haproxy.cfg: content differs from the declared file`,
+      `${managedUnitsName(HOST)}: containerd.service: inactive (declared active)`,
+    ]);
+    const haproxy = managedFiles.find((f) => f.step === `${HOST}/haproxy-config`)!;
+    expect(haproxy.state.files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content).toContain("timeout client 5m");
 
     // `pulumi up`: diff every resource against the program; update the ones that differ.
     const changed: string[] = [];
     for (const f of managedFiles) if ((await files.diff(f.id, f.state, f.inputs)).changes) changed.push(f.name);
     for (const u of managedUnits) if ((await units.diff(u.id, u.state, u.inputs)).changes) changed.push(u.name);
-    expect(changed).toEqual([haproxy.name, managedUnitName(HOST, "containerd.service")]);
+    expect(changed).toEqual([haproxy.name, managedUnitsName(HOST)]);
 
     const before = new Map(steps.map((s) => [s.id, triggersOf(s)]));
     const workerBefore = await sh("pgrep -P \"$(systemctl show -p MainPID --value haproxy)\" | sort | tr '\\n' ' '");
-    for (const f of managedFiles.filter((x) => changed.includes(x.name))) f.state = (await files.update(f.id, f.state, f.inputs)).outs as ManagedFileState;
-    for (const u of managedUnits.filter((x) => changed.includes(x.name))) u.state = (await units.update(u.id, u.state, u.inputs)).outs as ManagedUnitState;
+    for (const f of managedFiles.filter((x) => changed.includes(x.name))) f.state = (await files.update(f.id, f.state, f.inputs)).outs as ManagedFilesState;
+    for (const u of managedUnits.filter((x) => changed.includes(x.name))) u.state = (await units.update(u.id, u.state, u.inputs)).outs as ManagedUnitsState;
     const rerun = steps.filter((s) => before.get(s.id) !== triggersOf(s));
     expect(rerun.map((s) => s.id)).toEqual([`${HOST}/haproxy-config`]);
     log("");

@@ -2,14 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { Cluster } from "../../components/cluster";
 import type { ClusterModel } from "../../components/config";
-import { managedFileName, managedUnitName } from "../../components/drift/wiring";
+import { managedFilesName, managedUnitsName } from "../../components/drift/wiring";
 import { planCluster } from "../../components/plan";
 import { sha256 } from "../../components/remote/shell";
 import { isSecretValue, reveal, runUnderMocks } from "../../scripts/lib/mock-program";
 import { haSection, model } from "./fixtures";
 
-const FILE_TYPE = "pulumi-nodejs:dynamic/kop:ManagedFile";
-const UNIT_TYPE = "pulumi-nodejs:dynamic/kop:ManagedUnit";
+const FILE_TYPE = "pulumi-nodejs:dynamic/kop:ManagedFiles";
+const UNIT_TYPE = "pulumi-nodejs:dynamic/kop:ManagedUnits";
+type Entry = Record<string, unknown>;
 
 function graphOf(m: ClusterModel, driftDetection = true) {
   return runUnderMocks(() => new Cluster(m.name, { model: m, sshPrivateKey: pulumi.secret("TEST PRIVATE KEY"), driftDetection }), {
@@ -25,29 +26,34 @@ describe("drift resources in the cluster graph", async () => {
   const files = graph.custom.filter((r) => r.type === FILE_TYPE);
   const units = graph.custom.filter((r) => r.type === UNIT_TYPE);
 
-  it("declares one ManagedFile per placed file, before the step and after what the step needs", () => {
-    const placed = plan.steps.flatMap((s) => s.files.map((f) => ({ step: s, file: f })));
-    expect(placed.length).toBeGreaterThan(10);
-    expect(files.map((f) => f.name).sort()).toEqual(placed.map((p) => managedFileName(p.step.host, p.file.path)).sort());
-    for (const { step, file } of placed) {
-      const name = managedFileName(step.host, file.path);
+  it("declares one ManagedFiles per step that places files, before the step and after what the step needs", () => {
+    const placing = plan.steps.filter((s) => s.files.length > 0);
+    expect(placing.length).toBeGreaterThan(10);
+    expect(files.map((f) => f.name).sort()).toEqual(placing.map((s) => managedFilesName(s.id)).sort());
+    for (const step of placing) {
+      const name = managedFilesName(step.id);
       const r = graph.byName(name);
-      expect(r.inputs).toMatchObject({ host: step.host, path: file.path, mode: file.mode, secret: Boolean(file.secret), exists: true, drift: [] });
+      expect(r.inputs).toMatchObject({ host: step.host, step: step.id });
+      const entries = reveal(r.inputs.files) as Entry[];
+      expect(entries.map((e) => e.path)).toEqual(step.files.map((f) => f.path));
+      for (const [i, file] of step.files.entries()) {
+        expect(entries[i]).toMatchObject({ path: file.path, mode: file.mode, secret: Boolean(file.secret), exists: true, drift: [] });
+        if (file.secret) expect(entries[i].content).toBeUndefined();
+        else expect(entries[i]).toMatchObject({ content: file.content, contentHash: sha256(file.content) });
+      }
       expect(graph.dependenciesOf(name).sort()).toEqual([...step.needs].sort());
       expect(graph.dependenciesOf(step.id)).toContain(name);
-      if (file.secret) expect(r.inputs.content).toBeUndefined();
-      else expect(r.inputs).toMatchObject({ content: file.content, contentHash: sha256(file.content) });
     }
   });
 
-  it("puts each file's revision in its step's command, so a repair re-runs exactly that step in place", () => {
+  it("puts its files' revision in the step's command, so a repair re-runs exactly that step in place", () => {
     for (const step of plan.steps) {
       const inputs = graph.byName(step.id).inputs;
       // Never `triggers`: @pulumi/command replaces on trigger changes, and the old delete would undo the new run.
       expect(inputs.triggers, step.id).toBeUndefined();
       const create = inputs.create as string;
       if (step.files.length > 0) {
-        expect(create.split("\n")[0], step.id).toBe(`: kop-applied-revisions ${step.files.map(() => 7).join(" ")}`);
+        expect(create.split("\n")[0], step.id).toBe(": kop-applied-revisions 7");
       } else {
         expect(create.startsWith("bash -c") || create.startsWith("sudo -n bash -c"), step.id).toBe(true);
       }
@@ -55,12 +61,23 @@ describe("drift resources in the cluster graph", async () => {
     }
   });
 
-  it("declares the units the steps keep running, after those steps", () => {
-    const expected = plan.steps.flatMap((s) => (s.units ?? []).map((u) => ({ name: managedUnitName(s.host, u), step: s.id })));
-    expect(expected.map((e) => e.name)).toEqual(expect.arrayContaining(["lb1/unit:haproxy.service", "lb2/unit:keepalived.service", "w1/unit:containerd.service"]));
-    expect(units.map((u) => u.name).sort()).toEqual([...new Set(expected.map((e) => e.name))].sort());
-    for (const e of expected) expect(graph.dependenciesOf(e.name)).toContain(e.step);
-    for (const u of units) expect(u.inputs).toMatchObject({ enabled: true, active: true, drift: [] });
+  it("declares one ManagedUnits per host with the units its steps keep running, after those steps", () => {
+    const byHost = new Map<string, { units: string[]; steps: string[] }>();
+    for (const s of plan.steps.filter((x) => x.units?.length)) {
+      const e = byHost.get(s.host) ?? { units: [], steps: [] };
+      for (const u of s.units!) if (!e.units.includes(u)) e.units.push(u);
+      e.steps.push(s.id);
+      byHost.set(s.host, e);
+    }
+    expect(byHost.get("lb1")?.units).toContain("haproxy.service");
+    expect(byHost.get("w1")?.units).toEqual(["containerd.service", "kubelet.service"]);
+    expect(units.map((u) => u.name).sort()).toEqual([...byHost.keys()].map(managedUnitsName).sort());
+    for (const [host, e] of byHost) {
+      const name = managedUnitsName(host);
+      expect((graph.byName(name).inputs.units as Entry[]).map((u) => u.unit)).toEqual(e.units);
+      for (const step of e.steps) expect(graph.dependenciesOf(name)).toContain(step);
+      for (const u of graph.byName(name).inputs.units as Entry[]) expect(u).toMatchObject({ enabled: true, active: true, drift: [] });
+    }
   });
 
   it("keeps the SSH key secret and marks the keyed-hash salt secret", () => {
@@ -69,25 +86,26 @@ describe("drift resources in the cluster graph", async () => {
       expect(reveal(r.inputs.privateKey)).toBe("TEST PRIVATE KEY");
       expect(r.additionalSecretOutputs).toContain("privateKey");
     }
-    for (const f of files) expect(f.additionalSecretOutputs).toContain("salt");
+    // A secret file's entry keeps the salt of its keyed hash: such a step's whole list is a secret output.
+    for (const f of files) expect(f.additionalSecretOutputs.includes("files"), f.name).toBe((reveal(f.inputs.files) as Entry[]).some((e) => e.secret === true));
   });
 
   it("does not put a secret's value into any drift resource", () => {
-    const secretFiles = files.filter((f) => f.inputs.secret === true);
-    expect(secretFiles.map((f) => f.name)).toEqual(expect.arrayContaining(["lb1/etc/keepalived/kubeadm-on-pulumi-vrrp-auth.conf"]));
+    const secretFiles = files.filter((f) => (reveal(f.inputs.files) as Entry[]).some((e) => e.secret === true));
+    expect(secretFiles.map((f) => f.name)).toEqual(expect.arrayContaining([managedFilesName("lb1/keepalived-config")]));
     const text = JSON.stringify([...files, ...units].map((r) => ({ ...r.inputs, privateKey: undefined })));
     expect(text).not.toContain("mockedsecretvalue");
   });
 
-  it("changes a file and its step together, and no other step or drift resource, when only the mirrors change", async () => {
+  it("changes a step's files and the step together, and no other step or drift resource, when only the mirrors change", async () => {
     const section = haSection(2);
     const changed = await graphOf(model({ ...section, mirrors: { registryMirrors: { "docker.io": ["https://mirror.example"] } } }));
     const ours = (r: { type: string }) => [FILE_TYPE, UNIT_TYPE, "command:remote:Command"].includes(r.type);
     const before = new Map(graph.custom.filter(ours).map((r) => [r.name, JSON.stringify(r.inputs)]));
     const differing = changed.custom.filter((r) => ours(r) && before.get(r.name) !== JSON.stringify(r.inputs)).map((r) => r.name);
-    const hostsToml = managedFileName("w1", "/etc/containerd/certs.d/docker.io/hosts.toml");
-    expect(before.has(hostsToml)).toBe(false);
-    expect(differing.sort()).toEqual(m.nodes.flatMap((h) => [`${h.name}/runtime-config`, managedFileName(h.name, "/etc/containerd/certs.d/docker.io/hosts.toml")]).sort());
+    expect(differing.sort()).toEqual(m.nodes.flatMap((h) => [`${h.name}/runtime-config`, managedFilesName(`${h.name}/runtime-config`)]).sort());
+    const entries = reveal(changed.byName(managedFilesName("w1/runtime-config")).inputs.files) as Entry[];
+    expect(entries.map((e) => e.path)).toContain("/etc/containerd/certs.d/docker.io/hosts.toml");
   });
 
   it("declares none of it when drift detection is off", async () => {

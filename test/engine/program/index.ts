@@ -6,8 +6,9 @@
  * runs their scripts where the engine would.
  *
  * Declared, under the layer components the cluster uses:
- * - the runtime-config step's files (containerd config.toml, crictl.yaml) and its unit
- *   (containerd.service); the unit waits for the files, as it waits for the step in the cluster;
+ * - the runtime-config step's files (containerd config.toml, crictl.yaml: one ManagedFiles) and
+ *   the host's units (containerd.service: one ManagedUnits), which wait for the files, as they
+ *   wait for the step in the cluster;
  * - the keepalived-config step's VRRP password file (secret: content never declared).
  *
  * Stack config (project namespace): host, address, port, sshPrivateKey (secret),
@@ -42,8 +43,6 @@ const vrrpFiles = drift.filesOf(secretFiles, [], lbLayer);
 for (const file of runtimeFiles.dependsOn) drift.unitsOf(runtimeConfig, file, runtimeLayer);
 const units = drift.declareUnits();
 
-/** The values the steps' triggers would carry: a repair moves the revision of what it repaired. */
-export const revisions = Object.fromEntries(
-  [...runtimeConfig.files, ...secretFiles.files].map((f, i) => [f.path, [...runtimeFiles.revisions, ...vrrpFiles.revisions][i]]),
-);
-export const unitDrift = units.map((u) => u.drift);
+/** The values the steps' commands would carry: a repair moves the revision of the step whose file it repaired. */
+export const revisions = { "runtime-config": runtimeFiles.revisions[0], "keepalived-config": vrrpFiles.revisions[0] };
+export const unitStates = units.map((u) => u.units);
