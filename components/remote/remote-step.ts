@@ -121,10 +121,15 @@ export function remoteStep(
   },
 ): RemoteCommand {
   const script = commandLine(spec.script, args.sudo);
+  const rerunOn = args.rerunOn ?? [];
+  const withRevisions = (values: unknown[]) => `: kop-applied-revisions ${values.map(String).join(" ")}\n${script}`;
+  // One value (a step's ManagedFiles revision) needs no pulumi.all: one Output less per step.
   const run =
-    args.rerunOn && args.rerunOn.length > 0
-      ? pulumi.all(args.rerunOn).apply((values) => `: kop-applied-revisions ${values.map(String).join(" ")}\n${script}`)
-      : script;
+    rerunOn.length === 1
+      ? (pulumi.output(rerunOn[0]) as pulumi.Output<unknown>).apply((value) => withRevisions([value]))
+      : rerunOn.length > 1
+        ? pulumi.all(rerunOn).apply(withRevisions)
+        : script;
   const handlesSecrets = spec.secrets.length > 0 || spec.output === "secret";
   return withoutPromiseStacks(
     () =>
