@@ -5,9 +5,8 @@ import { Addons } from "./addons";
 import { ConfigError, type ClusterModel } from "./config";
 import { DriftWiring } from "./drift/wiring";
 import { ADMIN_KUBECONFIG, nodeJoinIds } from "./kubeadm/node-plan";
-import { FIRST_INSTALL_ONLY, kubePackagesId } from "./kube-packages/plan";
 import { LifecycleGuard, membershipState } from "./lifecycle/guard";
-import { planCluster } from "./plan";
+import { planEngine } from "./plan";
 import { hostConnection, remoteStep, type RemoteCommand } from "./remote/remote-step";
 import { LAYERS, type LayerName } from "./remote/step";
 import { clusterSecrets } from "./secrets";
@@ -57,7 +56,8 @@ export class Layer extends pulumi.ComponentResource {
 export class Cluster extends pulumi.ComponentResource {
   readonly steps: Readonly<Record<string, RemoteCommand>>;
   readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
-  readonly layers: Readonly<Record<LayerName, Layer>>;
+  /** The layer components that have steps (control-plane always). */
+  readonly layers: Readonly<Partial<Record<LayerName, Layer>>>;
   /** The admin kubeconfig (secret), server set to the control-plane endpoint; read once, so it stays put. */
   readonly kubeconfig: pulumi.Output<string>;
   /** A @pulumi/kubernetes provider built from `kubeconfig`, for the add-ons. */
@@ -70,18 +70,10 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kop:index:Cluster", name, {}, opts);
     const { model } = args;
-    const plan = planCluster(model);
-
-    // Package steps install the pinned version once; later version changes belong to the ordered
-    // upgrade steps, so the engine keeps their first script (see components/kube-packages/plan.ts).
-    const packageStepIds = new Set(model.nodes.map((h) => kubePackagesId(h.name)));
-    const firstInstallOnly: pulumi.ResourceTransformation = (t) =>
-      t.type === "command:remote:Command" && packageStepIds.has(t.name)
-        ? { props: t.props, opts: pulumi.mergeOptions(t.opts, { ignoreChanges: FIRST_INSTALL_ONLY }) }
-        : undefined;
-    const layers = Object.fromEntries(
-      LAYERS.map((layer) => [layer, new Layer(layer, { parent: this, transformations: layer === "packages" ? [firstInstallOnly] : [] })]),
-    ) as Record<LayerName, Layer>;
+    const plan = planEngine(model);
+    // A layer component per layer that has steps (node-prep covers the runtime and package layers); control-plane always (the guard).
+    const used = new Set<LayerName>([...plan.steps.map((s) => s.layer), "control-plane"]);
+    const layers = Object.fromEntries(LAYERS.filter((l) => used.has(l)).map((layer) => [layer, new Layer(layer, { parent: this })])) as Record<LayerName, Layer>;
     // Refuses unsafe membership and version changes during preview; every kubeadm step waits for it.
     const guard = new LifecycleGuard("lifecycle-guard", membershipState(model), { parent: layers["control-plane"] });
     const guarded = new Set<LayerName>(["control-plane", "workers"]);

@@ -4,6 +4,7 @@ import { planEtcd } from "./etcd/plan";
 import { planHosts } from "./host/plan";
 import { planKubePackages } from "./kube-packages/plan";
 import { planLoadBalancer } from "./load-balancer/plan";
+import { bundleNodePrep } from "./remote/bundle";
 import { checkPlan, type ClusterPlan, type StepSpec } from "./remote/step";
 import { planRuntime } from "./runtime/plan";
 import { planWorkers } from "./workers/plan";
@@ -34,4 +35,12 @@ export function planCluster(model: ClusterModel): ClusterPlan {
   };
   checkPlan(plan);
   return plan;
+}
+
+/**
+ * What `pulumi up` runs and `npm run render` writes: the plan with each host's preparation
+ * chain as one node-prep step (components/remote/bundle.ts).
+ */
+export function planEngine(model: ClusterModel): ClusterPlan {
+  return bundleNodePrep(planCluster(model));
 }

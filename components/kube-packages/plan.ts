@@ -18,9 +18,9 @@ export function kubernetesRepository(model: ClusterModel): { url: string; keyUrl
 /**
  * The first install of kubeadm, kubelet and kubectl at the pinned version. A node that has them
  * keeps its version here: after the first install, the version (and the repository's minor)
- * belong to the ordered upgrade steps (components/lifecycle/upgrade.ts). The cluster wiring
- * ignores later changes to this step's script (FIRST_INSTALL_ONLY), so a version bump shows up
- * as upgrade steps, never as a package step re-running out of order.
+ * belong to the ordered upgrade steps (components/lifecycle/upgrade.ts). Once the packages are
+ * installed the script leaves them as they are, so a version bump that re-runs it (inside the
+ * host's node-prep, components/remote/bundle.ts) never moves a package out of the upgrade order.
  */
 export function renderKubePackages(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
   const pm = packageManagerFor("apt");
@@ -53,11 +53,6 @@ export function renderKubePackages(model: ClusterModel, host: HostModel): { scri
   };
 }
 
-/**
- * Inputs of the package steps the engine keeps from their first creation: the script (create,
- * update) and its trigger. See renderKubePackages.
- */
-export const FIRST_INSTALL_ONLY = ["create", "update"];
 
 export function planKubePackages(model: ClusterModel): StepSpec[] {
   return model.nodes.map((host) => {

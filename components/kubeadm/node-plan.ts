@@ -60,6 +60,7 @@ export function configStep(model: ClusterModel, host: HostModel, layer: LayerNam
     layer,
     description: "kubeadm configuration files (no secrets): the node's kubeadm.yaml / join.yaml and what it converges to",
     script: rendered.script,
+    deleteScript: rendered.deleteScript,
     files: rendered.files,
     needs: [kubePackagesId(host.name)],
     secrets: [],

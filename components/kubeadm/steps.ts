@@ -64,11 +64,19 @@ export function kubeadmConfigFiles(model: ClusterModel, host: HostModel, externa
   return files;
 }
 
-/** Places the kubeadm configuration. No delete: the node's teardown removes the directory. */
-export function renderConfigStep(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): { script: string; files: RenderedFile[] } {
+/**
+ * Places the kubeadm configuration. The node's teardown (join/init delete) removes it too; this
+ * delete covers a node that never joined (the files are put back or removed, idempotently).
+ */
+export function renderConfigStep(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): { script: string; deleteScript: string; files: RenderedFile[] } {
   const files = kubeadmConfigFiles(model, host, external);
   const body = [`mkdir -p ${KUBEADM_DIR}`, `chmod 0700 ${KUBEADM_DIR}`, ...files.map((f) => putFile(f))];
-  return { script: script(`kubeadm configuration on ${host.name}`, body.join("\n")), files };
+  const undo = [...files.map((f) => `kop_restore ${f.path}`), `rmdir ${KUBEADM_DIR} 2>/dev/null || true`];
+  return {
+    script: script(`kubeadm configuration on ${host.name}`, body.join("\n")),
+    deleteScript: script(`remove the kubeadm configuration from ${host.name}`, undo.join("\n")),
+    files,
+  };
 }
 
 /** The node's teardown: kubeadm reset and everything it leaves, plus the config files. */

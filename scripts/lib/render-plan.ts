@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ClusterModel } from "../../components/config";
-import { planCluster } from "../../components/plan";
+import { planEngine } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 
 export interface ManifestEntry {
@@ -24,7 +24,7 @@ export interface ManifestEntry {
  * without the engine: a note stands in their place.
  */
 export function renderPlan(model: ClusterModel, outDir: string): ManifestEntry[] {
-  const plan = planCluster(model);
+  const plan = planEngine(model);
   const manifest: ManifestEntry[] = [];
   const stepCount = new Map<string, number>();
   const write = (relative: string, content: string, mode = 0o644) => {

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config";
+import { planCluster } from "../../components/plan";
 import { renderPlan } from "../../scripts/lib/render-plan";
 import { requireTool, run } from "../support/tools";
 
@@ -11,7 +12,7 @@ const STACKS = fs
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => s !== undefined);
 
-describe("every rendered script passes shellcheck", () => {
+describe("every rendered script, and every part of a node-prep, passes shellcheck", () => {
   const shellcheck = requireTool("shellcheck", "shellcheck");
   it("finds the example stacks", () => expect(STACKS).toEqual(expect.arrayContaining(["dev", "prod", "china"])));
 
@@ -21,6 +22,17 @@ describe("every rendered script passes shellcheck", () => {
       const manifest = renderPlan(loadStackFile(stack), out);
       const scripts = manifest.filter((e) => e.kind !== "file").map((e) => path.join(out, e.output));
       expect(scripts.length).toBeGreaterThan(0);
+      // node-prep carries its parts as here-documents, which shellcheck does not look into: check each part too.
+      const parts = planCluster(loadStackFile(stack)).steps.flatMap((step) => [
+        [step.id, step.script],
+        ...(step.deleteScript ? [[`${step.id}.delete`, step.deleteScript]] : []),
+      ]);
+      for (const [id, text] of parts) {
+        const file = path.join(out, "parts", `${id.replace(/\//g, "__")}.sh`);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text);
+        scripts.push(file);
+      }
       // One shellcheck call per batch keeps this fast; its output names each failing file and line.
       for (let i = 0; i < scripts.length; i += 50) {
         const result = run(shellcheck, ["-s", "bash", "-f", "gcc", ...scripts.slice(i, i + 50)]);

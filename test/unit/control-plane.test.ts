@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { loadStackFile, type ClusterModel } from "../../components/config";
 import { isSecretValue, reveal, type ResourceGraph } from "../../scripts/lib/mock-program";
 import { haSection, model } from "./fixtures";
-import { clusterGraph } from "./mock-cluster";
+import { changedParts, clusterGraph, nodePrepParts } from "./mock-cluster";
 
 /**
  * The kubeadm layers under Pulumi mocks: the ordering the engine sees, and what `pulumi preview`
@@ -35,7 +35,11 @@ function graphOf(m: ClusterModel): ReturnType<typeof clusterGraph> {
   return graphs.get(key)!;
 }
 
-/** What preview would plan going from `before` to `after`: inputs compared except the ignored ones. */
+/**
+ * What preview would plan going from `before` to `after`: inputs compared except the ignored ones.
+ * A host's node-prep is listed as the parts that will run on the host: all of them when it is
+ * created or deleted, the ones whose script changed when it is updated (the others skip).
+ */
 async function preview(before: ClusterModel, after: ClusterModel): Promise<PreviewPlan & { after: ResourceGraph }> {
   const a = await graphOf(before);
   const b = await graphOf(after);
@@ -45,10 +49,13 @@ async function preview(before: ClusterModel, after: ClusterModel): Promise<Previ
   };
   const old = new Map(a.custom.map((r) => [r.name, comparable(r)]));
   const now = new Map(b.custom.map((r) => [r.name, comparable(r)]));
+  const host = (n: string) => n.slice(0, -"/node-prep".length);
+  const allParts = (g: ResourceGraph, n: string) => (n.endsWith("/node-prep") ? [...nodePrepParts(g, n).keys()].map((p) => `${host(n)}/${p}`) : [n]);
+  const rerunParts = (n: string): string[] => (n.endsWith("/node-prep") ? changedParts(a, b, n).map((p) => `${host(n)}/${p}`) : [n]);
   return {
-    create: [...now.keys()].filter((n) => !old.has(n)).sort(),
-    delete: [...old.keys()].filter((n) => !now.has(n)).sort(),
-    update: [...now.keys()].filter((n) => old.has(n) && old.get(n) !== now.get(n)).sort(),
+    create: [...now.keys()].filter((n) => !old.has(n)).flatMap((n) => allParts(b, n)).sort(),
+    delete: [...old.keys()].filter((n) => !now.has(n)).flatMap((n) => allParts(a, n)).sort(),
+    update: [...now.keys()].filter((n) => old.has(n) && old.get(n) !== now.get(n)).flatMap(rerunParts).sort(),
     after: b,
   };
 }
@@ -65,7 +72,8 @@ describe("kubeadm ordering under Pulumi mocks", () => {
     const m = loadStackFile("prod");
     const graph = await graphOf(m);
     const ancestors = graph.ancestorsOf("prod-cp1/kubeadm-init");
-    for (const step of ["prod-cp1/runtime-config", "prod-cp1/kube-packages", "prod-cp1/hosts-file", "prod-cp1/kubeadm-config", "prod-cp1/etcd-client-certs"]) {
+    // node-prep: os-prep, hosts-file, runtime, packages, kubeadm-config.
+    for (const step of ["prod-cp1/node-prep", "prod-cp1/etcd-client-certs"]) {
       expect(ancestors, step).toContain(step);
     }
     for (const lb of ["prod-lb1", "prod-lb2"]) expect(ancestors).toContain(`${lb}/keepalived-config`);
@@ -85,7 +93,7 @@ describe("kubeadm ordering under Pulumi mocks", () => {
     const graph = await graphOf(model(haSection(3)));
     for (const w of ["w1", "w2", "w3"]) {
       expect(stepsOnly(graph.dependenciesOf(`${w}/kubeadm-join`)).sort()).toEqual(
-        [`${w}/kubeadm-config`, `${w}/admit`, "cp1/cluster-ca-hash", `${w}/kube-packages`, `${w}/hosts-file`, "lifecycle-guard"].sort(),
+        [`${w}/node-prep`, `${w}/admit`, "cp1/cluster-ca-hash", "lifecycle-guard"].sort(),
       );
       expect(stepsOnly(graph.dependenciesOf(`${w}/admit`)).sort()).toEqual(["cp1/kubeadm-init", "lifecycle-guard"]);
       const ancestors = [...graph.ancestorsOf(`${w}/kubeadm-join`)];
@@ -105,7 +113,7 @@ describe("kubeadm ordering under Pulumi mocks", () => {
   it("makes every kubeadm step wait for the lifecycle guard", async () => {
     const graph = await graphOf(model(haSection(1)));
     const guarded = graph.custom.filter((r) => KUBEADM_STEP.test(r.name));
-    expect(guarded.length).toBeGreaterThan(20);
+    expect(guarded.length).toBeGreaterThan(15);
     for (const r of guarded) expect(graph.dependenciesOf(r.name), r.name).toContain("lifecycle-guard");
     expect(graph.byName("lifecycle-guard").type).toBe("pulumi-nodejs:dynamic:Resource");
   });
@@ -179,24 +187,18 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     expect(command(before, "w3/admit", "delete")).toContain('kop_kubectl delete node "$node" --ignore-not-found');
   });
 
-  it("a version bump: the guard, the upgrade steps and the kubeadm config files; nothing that joins, resets or drains", async () => {
+  it("a version bump: the guard, the upgrade steps and the kubeadm config files; the package parts leave installed packages; nothing joins, resets or drains", async () => {
     const plan = await preview(model(haSection(2)), model(withVersion(haSection(2), "1.30.9")));
     expect(plan.create).toEqual([]);
     expect(plan.delete).toEqual([]);
-    expect(stepsOnly(plan.update)).toEqual([
-      "cp1/kubeadm-config",
-      "cp1/kubeadm-upgrade",
-      "cp2/kubeadm-config",
-      "cp2/kubeadm-upgrade",
-      "cp3/kubeadm-config",
-      "cp3/kubeadm-upgrade",
-      "lifecycle-guard",
-      "w1/kubeadm-config",
-      "w1/kubeadm-upgrade",
-      "w2/kubeadm-config",
-      "w2/kubeadm-upgrade",
-    ]);
-    expect(ignoreChangesByName.get("w1/kube-packages")).toEqual(["create", "update"]);
+    const nodes = ["cp1", "cp2", "cp3", "w1", "w2"];
+    expect(stepsOnly(plan.update)).toEqual(
+      [...nodes.flatMap((n) => [`${n}/kube-packages`, `${n}/kubeadm-config`, `${n}/kubeadm-upgrade`]), "lifecycle-guard"].sort(),
+    );
+    // The package part re-runs inside node-prep, but installs only where kubeadm, kubelet and kubectl are missing.
+    const prep = command(plan.after, "w1/node-prep", "create");
+    const packages = prep.slice(prep.indexOf("kop_part 'kube-packages'"));
+    expect(packages).toMatch(/if kop_apt_installed kubeadm && kop_apt_installed kubelet && kop_apt_installed kubectl; then\n\s*kop_log "kubeadm, kubelet and kubectl are installed/);
     expect(command(plan.after, "cp1/kubeadm-upgrade", "create")).toContain('kubeadm upgrade apply "v$target" --yes');
   });
 
@@ -216,11 +218,11 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     expect(stepsOnly(plan.update).filter((n) => !KUBEADM_STEP.test(n)).every((n) => n.endsWith("/runtime-config"))).toBe(true);
   });
 
-  it("a package mirror change: the upgrade steps rewrite the repository; the first-install package steps stay", async () => {
+  it("a package mirror change: the upgrade steps rewrite the repository; the package parts leave installed packages", async () => {
     const mirror = haSection(1);
     mirror.mirrors = { kubernetesPackages: "https://mirror.example.com/kubernetes" };
     const plan = await preview(model(haSection(1)), model(mirror));
-    expect(stepsOnly(plan.update)).toEqual(["cp1/kubeadm-upgrade", "cp2/kubeadm-upgrade", "cp3/kubeadm-upgrade", "w1/kubeadm-upgrade"]);
+    expect(stepsOnly(plan.update)).toEqual(["cp1", "cp2", "cp3", "w1"].flatMap((n) => [`${n}/kube-packages`, `${n}/kubeadm-upgrade`]));
   });
 
   it("keeps the bootstrap token and the certificate key out of every command and plain output", async () => {

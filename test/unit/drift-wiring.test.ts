@@ -3,10 +3,11 @@ import { describe, expect, it } from "vitest";
 import { Cluster } from "../../components/cluster";
 import type { ClusterModel } from "../../components/config";
 import { managedFilesName, managedUnitsName } from "../../components/drift/wiring";
-import { planCluster } from "../../components/plan";
+import { planEngine } from "../../components/plan";
 import { sha256 } from "../../components/remote/shell";
 import { isSecretValue, reveal, runUnderMocks } from "../../scripts/lib/mock-program";
 import { haSection, model } from "./fixtures";
+import { changedParts } from "./mock-cluster";
 
 const FILE_TYPE = "pulumi-nodejs:dynamic/kop:ManagedFiles";
 const UNIT_TYPE = "pulumi-nodejs:dynamic/kop:ManagedUnits";
@@ -21,7 +22,7 @@ function graphOf(m: ClusterModel, driftDetection = true) {
 
 describe("drift resources in the cluster graph", async () => {
   const m = model(haSection(2));
-  const plan = planCluster(m);
+  const plan = planEngine(m);
   const graph = await graphOf(m);
   const files = graph.custom.filter((r) => r.type === FILE_TYPE);
   const units = graph.custom.filter((r) => r.type === UNIT_TYPE);
@@ -71,6 +72,7 @@ describe("drift resources in the cluster graph", async () => {
     }
     expect(byHost.get("lb1")?.units).toContain("haproxy.service");
     expect(byHost.get("w1")?.units).toEqual(["containerd.service", "kubelet.service"]);
+    expect(byHost.get("w1")?.steps).toEqual(["w1/node-prep", "w1/kubeadm-join"]);
     expect(units.map((u) => u.name).sort()).toEqual([...byHost.keys()].map(managedUnitsName).sort());
     for (const [host, e] of byHost) {
       const name = managedUnitsName(host);
@@ -103,8 +105,9 @@ describe("drift resources in the cluster graph", async () => {
     const ours = (r: { type: string }) => [FILE_TYPE, UNIT_TYPE, "command:remote:Command"].includes(r.type);
     const before = new Map(graph.custom.filter(ours).map((r) => [r.name, JSON.stringify(r.inputs)]));
     const differing = changed.custom.filter((r) => ours(r) && before.get(r.name) !== JSON.stringify(r.inputs)).map((r) => r.name);
-    expect(differing.sort()).toEqual(m.nodes.flatMap((h) => [`${h.name}/runtime-config`, managedFilesName(`${h.name}/runtime-config`)]).sort());
-    const entries = reveal(changed.byName(managedFilesName("w1/runtime-config")).inputs.files) as Entry[];
+    expect(differing.sort()).toEqual(m.nodes.flatMap((h) => [`${h.name}/node-prep`, managedFilesName(`${h.name}/node-prep`)]).sort());
+    for (const h of m.nodes) expect(changedParts(graph, changed, `${h.name}/node-prep`)).toEqual(["runtime-config"]);
+    const entries = reveal(changed.byName(managedFilesName("w1/node-prep")).inputs.files) as Entry[];
     expect(entries.map((e) => e.path)).toContain("/etc/containerd/certs.d/docker.io/hosts.toml");
   });
 

@@ -18,12 +18,12 @@ import {
 import { APISERVER_CLIENT_SECRET, memberBundleSecret, memberSans } from "../../components/etcd/pki";
 import { osPrepId } from "../../components/host/plan";
 import { kubePackagesId } from "../../components/kube-packages/plan";
-import { planCluster } from "../../components/plan";
+import { planCluster, planEngine } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 import { Cluster } from "../../components/cluster";
 import { reveal, runUnderMocks } from "../../scripts/lib/mock-program";
 import { haSection, model, problemsOf } from "./fixtures";
-import { clusterGraph, graphDiff } from "./mock-cluster";
+import { changedParts, clusterGraph, graphDiff } from "./mock-cluster";
 
 /** The HA fixture with external etcd on `members` dedicated hosts. */
 function externalSection(members = 3, etcd: Record<string, unknown> = {}): Record<string, any> {
@@ -310,7 +310,7 @@ describe("etcd: the Pulumi graph", () => {
     const before = await clusterGraph(external(3));
     const after = await clusterGraph(external(5));
     // Step resources only (the graph may also hold resources for the files steps place).
-    const stepIds = new Set([...planCluster(external(3)).steps, ...planCluster(external(5)).steps].map((s) => s.id));
+    const stepIds = new Set([...planEngine(external(3)).steps, ...planEngine(external(5)).steps].map((s) => s.id));
     const all = graphDiff(before, after);
     const diff = { added: all.added.filter((n) => stepIds.has(n)), removed: all.removed.filter((n) => stepIds.has(n)), changed: all.changed.filter((n) => stepIds.has(n)) };
     expect(diff.removed).toEqual([]);
@@ -318,13 +318,16 @@ describe("etcd: the Pulumi graph", () => {
       [
         "etcd1/etcd-certs-etcd4",
         "etcd1/etcd-certs-etcd5",
-        ...["etcd4", "etcd5"].flatMap((h) => [`${h}/etcd-backup`, `${h}/etcd-install`, `${h}/etcd-member`, `${h}/hosts-file`, `${h}/os-prep`]),
+        ...["etcd4", "etcd5"].flatMap((h) => [`${h}/etcd-backup`, `${h}/etcd-install`, `${h}/etcd-member`, `${h}/node-prep`]),
       ].sort(),
     );
     // The CA step's guard probes every member; existing certificates (and so their bundles) stay as they are.
     const etcdLayer = new Set(planEtcd(external(5)).steps.map((s) => s.id));
     // Outside this layer: /etc/hosts and the kubeadm config (which lists the endpoints) follow the membership; the rest stays.
-    expect(diff.changed.filter((n) => !etcdLayer.has(n) && !/\/(hosts-file|kubeadm-[a-z]+)$/.test(n))).toEqual([]);
+    for (const prep of diff.changed.filter((n) => n.endsWith("/node-prep"))) {
+      expect(changedParts(before, after, prep).every((k) => k === "hosts-file" || k === "kubeadm-config"), prep).toBe(true);
+    }
+    expect(diff.changed.filter((n) => !etcdLayer.has(n) && !/\/(node-prep|kubeadm-[a-z]+)$/.test(n))).toEqual([]);
     expect(diff.changed.filter((n) => etcdLayer.has(n))).toEqual(["etcd1/etcd-ca", "etcd1/etcd-member", "etcd2/etcd-member", "etcd3/etcd-member"]);
     expect(after.dependenciesOf("etcd4/etcd-member")).toContain("etcd3/etcd-member");
     expect(after.dependenciesOf("etcd5/etcd-member")).toContain("etcd4/etcd-member");

@@ -3,43 +3,28 @@ import { describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config";
 import { isSecretValue } from "../../scripts/lib/mock-program";
 import { haSection, model } from "./fixtures";
-import { clusterGraph, graphDiff } from "./mock-cluster";
+import { changedParts, clusterGraph, graphDiff, nodePrepParts } from "./mock-cluster";
 
 describe("cluster graph under Pulumi mocks", () => {
-  it("orders each node's steps: os-prep, runtime install, runtime config, packages", async () => {
+  it("prepares each host in one node-prep step: os-prep, hosts file, runtime install and config, packages, kubeadm files, in that order", async () => {
     const m = model(haSection(2));
     const graph = await clusterGraph(m);
     for (const host of m.nodes) {
-      expect(graph.dependenciesOf(`${host.name}/runtime-install`)).toContain(`${host.name}/os-prep`);
-      expect(graph.dependenciesOf(`${host.name}/runtime-config`)).toContain(`${host.name}/runtime-install`);
-      expect(graph.dependenciesOf(`${host.name}/kube-packages`)).toContain(`${host.name}/runtime-config`);
-      expect(graph.dependenciesOf(`${host.name}/hosts-file`)).toContain(`${host.name}/os-prep`);
+      expect([...nodePrepParts(graph, `${host.name}/node-prep`).keys()]).toEqual(["os-prep", "hosts-file", "runtime-install", "runtime-config", "kube-packages", "kubeadm-config"]);
+      const kubeadm = host.name === "cp1" ? "cp1/kubeadm-init" : `${host.name}/kubeadm-join`;
+      expect(graph.dependenciesOf(kubeadm)).toContain(`${host.name}/node-prep`);
+      for (const part of ["os-prep", "runtime-install", "kube-packages"]) expect(graph.has(`${host.name}/${part}`)).toBe(false);
     }
     // Balancers are prepared but get no runtime or Kubernetes packages.
-    expect(graph.has("lb1/os-prep")).toBe(true);
-    expect(graph.has("lb1/runtime-install")).toBe(false);
-    expect(graph.has("lb1/kube-packages")).toBe(false);
-  });
-
-  it("declares every step as the command provider's own remote Command, with only its known inputs", async () => {
-    const graph = await clusterGraph(model(haSection(2)));
-    const steps = graph.custom.filter((r) => r.type === "command:remote:Command");
-    expect(steps.length).toBeGreaterThan(20);
-    // The provider's input properties (its schema, as @pulumi/command declares them).
-    const known = ["addPreviousOutputInEnv", "connection", "create", "delete", "environment", "logging", "stdin", "triggers", "update"];
-    const pluginVersion = (require("@pulumi/command/package.json") as { version: string }).version;
-    for (const step of steps) {
-      expect(step.version, step.name).toBe(pluginVersion);
-      expect(Object.keys(step.inputs).filter((k) => !known.includes(k)), step.name).toEqual([]);
-      expect(step.inputs.create, step.name).toBe(step.inputs.update);
-      expect(isSecretValue(step.inputs.connection), step.name).toBe(true);
-      expect(step.additionalSecretOutputs, step.name).toContain("connection");
-    }
+    expect([...nodePrepParts(graph, "lb1/node-prep").keys()]).toEqual(["os-prep", "hosts-file"]);
+    expect(graph.dependenciesOf("lb1/lb-install")).toEqual(["lb1/node-prep"]);
   });
 
   it("prepares hosts in parallel: no host's OS preparation waits for another host", async () => {
     const graph = await clusterGraph(model(haSection(3)));
-    for (const r of graph.custom.filter((r) => r.name.endsWith("/os-prep"))) expect(graph.dependenciesOf(r.name)).toEqual([]);
+    const preps = graph.custom.filter((r) => r.name.endsWith("/node-prep"));
+    expect(preps.length).toBe(8);
+    for (const r of preps) expect(graph.dependenciesOf(r.name)).toEqual([]);
   });
 
   it("keeps workers independent of each other", async () => {
@@ -65,7 +50,7 @@ describe("cluster graph under Pulumi mocks", () => {
     expect(diff.added.every((name) => name.startsWith("w4/"))).toBe(true);
   });
 
-  it("changing only the registry mirrors re-runs only the runtime-config step of each node", async () => {
+  it("changing only the registry mirrors changes each node's node-prep, where only the runtime-config part re-runs", async () => {
     const section = haSection(2);
     const before = await clusterGraph(model(section));
     section.mirrors = { registryMirrors: { "docker.io": ["https://mirror.example.com"] } };
@@ -73,12 +58,15 @@ describe("cluster graph under Pulumi mocks", () => {
     const diff = graphDiff(before, after);
     expect(diff.added).toEqual([]);
     expect(diff.removed).toEqual([]);
-    expect(diff.changed).toEqual(["cp1/runtime-config", "cp2/runtime-config", "cp3/runtime-config", "w1/runtime-config", "w2/runtime-config"]);
+    expect(diff.changed).toEqual(["cp1/node-prep", "cp2/node-prep", "cp3/node-prep", "w1/node-prep", "w2/node-prep"]);
+    for (const name of diff.changed) {
+      expect(changedParts(before, after, name), name).toEqual(["runtime-config"]);
+    }
   });
 
   it("marks the SSH key, generated secrets and secret-carrying outputs as secret", async () => {
     const graph = await clusterGraph(model(haSection(1)));
-    const prep = graph.byName("cp1/os-prep");
+    const prep = graph.byName("cp1/node-prep");
     const connection = prep.inputs.connection as Record<string, unknown>;
     expect(isSecretValue(connection) || isSecretValue(connection.privateKey)).toBe(true);
     expect(graph.byName("bootstrap-token-id").type).toBe("random:index/randomPassword:RandomPassword");
@@ -107,9 +95,12 @@ describe("cluster graph under Pulumi mocks", () => {
   it("groups steps under one component per layer", async () => {
     const graph = await clusterGraph(model(haSection(1)));
     const parentType = (name: string) => graph.byUrn.get(graph.byName(name).parent)!.type;
-    expect(parentType("cp1/os-prep")).toBe("kop:cluster:Hosts");
-    expect(parentType("cp1/runtime-config")).toBe("kop:cluster:ContainerRuntime");
-    expect(parentType("cp1/kube-packages")).toBe("kop:cluster:KubePackages");
+    expect(parentType("cp1/node-prep")).toBe("kop:cluster:Hosts");
+    expect(parentType("lb1/haproxy-config")).toBe("kop:cluster:LoadBalancer");
+    expect(parentType("cp1/kubeadm-init")).toBe("kop:cluster:ControlPlane");
+    expect(parentType("w1/kubeadm-join")).toBe("kop:cluster:Workers");
+    // node-prep covers the runtime and package layers: no empty components for them.
+    expect(graph.resources.filter((r) => r.type === "kop:cluster:ContainerRuntime" || r.type === "kop:cluster:KubePackages")).toEqual([]);
   });
 
   it("keeps the graph depth independent of the number of workers (prod stack, 3 vs 100 workers)", async () => {

@@ -3,10 +3,10 @@ import type { ClusterModel } from "../../components/config";
 import { renderHaproxyConfig } from "../../components/load-balancer/haproxy";
 import { renderKeepalivedConfig } from "../../components/load-balancer/keepalived";
 import { loadBalancerReadyIds, planLoadBalancer } from "../../components/load-balancer/plan";
-import { planCluster } from "../../components/plan";
+import { planCluster, planEngine } from "../../components/plan";
 import { reveal } from "../../scripts/lib/mock-program";
 import { haSection, model, problemsOf } from "./fixtures";
-import { clusterGraph, graphDiff } from "./mock-cluster";
+import { changedParts, clusterGraph, graphDiff } from "./mock-cluster";
 
 /** The lines of a block that starts with `header` (up to the next blank line). */
 function block(text: string, header: string): string[] {
@@ -223,10 +223,15 @@ describe("load balancer: the Pulumi graph", () => {
     expect(diff.added.every((name) => name.startsWith("cp4/") || name.startsWith("cp5/"))).toBe(true);
     // The layers a new control plane must not disturb beyond /etc/hosts and HAProxy's backend list
     // (the control-plane layer's own reaction is that layer's business).
-    const layerOf = new Map(planCluster(grown).steps.map((s) => [s.id, s.layer]));
+    const layerOf = new Map(planEngine(grown).steps.map((s) => [s.id, s.layer]));
     const below = diff.changed.filter((n) => ["hosts", "runtime", "packages", "load-balancer"].includes(layerOf.get(n) ?? ""));
-    expect(below.filter((n) => !n.endsWith("/hosts-file"))).toEqual(["lb1/haproxy-config", "lb2/haproxy-config"]);
-    expect(below.filter((n) => n.endsWith("/hosts-file")).length).toBe(7);
+    expect(below.filter((n) => !n.endsWith("/node-prep"))).toEqual(["lb1/haproxy-config", "lb2/haproxy-config"]);
+    // Every host's node-prep changes, but on balancers and workers only its hosts-file part re-runs.
+    const preps = below.filter((n) => n.endsWith("/node-prep"));
+    expect(preps.length).toBe(7);
+    for (const prep of preps.filter((n) => !n.startsWith("cp"))) {
+      expect(changedParts(before, after, prep), prep).toEqual(["hosts-file"]);
+    }
   });
 
   it("changing a VRRP setting re-runs only the keepalived-config steps", async () => {
