@@ -22,33 +22,48 @@ export type FileEntryState = Entry<ManagedFileState>;
 export type UnitEntry = Entry<ManagedUnitInputs> & { declaredEnabled?: boolean; declaredActive?: boolean; drift?: string[] };
 export type UnitEntryState = Entry<ManagedUnitState>;
 
-export interface ManagedFilesInputs extends ConnectionProps {
+/** How the group reaches its host: one property (the SDK's cost grows with every declared property). */
+export type Reach = Omit<ConnectionProps, "host">;
+export interface GroupProps {
+  /** The stack config's host name. */
+  host: string;
+  connection: Reach;
+}
+
+export interface ManagedFilesInputs extends GroupProps {
   /** The step that places these files (its id). */
   step: string;
   files: FileEntry[];
 }
-export interface ManagedFilesState extends ConnectionProps {
+export interface ManagedFilesState extends GroupProps {
   step: string;
   files: FileEntryState[];
   /** Bumped whenever an update repairs or changes a file: the step's command carries it. */
   revision: number;
   unreachable?: string;
 }
-export interface ManagedUnitsInputs extends ConnectionProps {
+export interface ManagedUnitsInputs extends GroupProps {
   units: UnitEntry[];
 }
-export interface ManagedUnitsState extends ConnectionProps {
+export interface ManagedUnitsState extends GroupProps {
   units: UnitEntryState[];
   unreachable?: string;
 }
 
-function connectionOf(props: ConnectionProps): ConnectionProps {
-  return { host: props.host, address: props.address, port: props.port, user: props.user, privateKey: props.privateKey, hostKey: props.hostKey, sudo: props.sudo };
+/** What the single-item providers take as their connection. */
+function connectionOf(group: GroupProps): ConnectionProps {
+  const c = group.connection ?? ({} as Reach);
+  return { host: group.host, address: c.address, port: c.port, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey, sudo: c.sudo };
 }
 
 /** An entry with the group's connection: what the single-item provider takes. */
-function withConnection<T>(group: ConnectionProps, entry: object): T {
+function withConnection<T>(group: GroupProps, entry: object): T {
   return { ...entry, ...connectionOf(group) } as T;
+}
+
+/** The group's own properties (host and connection) as its state keeps them. */
+function groupOf(group: GroupProps): GroupProps {
+  return { host: group.host, connection: group.connection };
 }
 
 /** An item's state or inputs without the connection the group holds once. */
@@ -59,9 +74,9 @@ function entryOf<T extends object>(item: T): Entry<T> {
 }
 
 /** A refresh's inputs: the group's connection without the private key (see refreshedInputs). */
-function refreshedConnection(props: ConnectionProps): Omit<ConnectionProps, "privateKey"> {
-  const { privateKey: _key, ...rest } = connectionOf(props);
-  return withoutUndefined(rest);
+function refreshedConnection(props: GroupProps): { host: string; connection: Omit<Reach, "privateKey"> } {
+  const { privateKey: _key, ...rest } = props.connection ?? ({} as Reach);
+  return withoutUndefined({ host: props.host, connection: rest });
 }
 
 function prefixFailures(failures: Array<{ property: string; reason: string }> | undefined, list: string, index: number) {
@@ -85,7 +100,7 @@ export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(id: string, olds: ManagedFilesState, news: ManagedFilesInputs) {
     const replaces = olds.host !== news.host ? ["host"] : [];
-    const changed: string[] = [...changedConnectionKeys(olds, news)];
+    const changed: string[] = [...changedConnectionKeys(connectionOf(olds), connectionOf(news))];
     if (olds.unreachable) changed.push("unreachable");
     const oldPaths = (olds.files ?? []).map((f) => f.path);
     if (oldPaths.join("\n") !== news.files.map((f) => f.path).join("\n")) changed.push("files");
@@ -101,7 +116,7 @@ export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: ManagedFilesInputs) {
     const files: FileEntryState[] = [];
     for (const f of inputs.files) files.push(entryOf((await managedFileProvider.create(withConnection(inputs, f))).outs as ManagedFileState));
-    const outs: ManagedFilesState = { ...connectionOf(inputs), step: inputs.step, files, revision: 1 };
+    const outs: ManagedFilesState = { ...groupOf(inputs), step: inputs.step, files, revision: 1 };
     return { id: `${inputs.host}:${inputs.step}:files`, outs: withoutUndefined(outs) };
   },
 
@@ -127,7 +142,7 @@ export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
       moved ||= !old || entry.revision !== old.revision;
       files.push(entry);
     }
-    const outs: ManagedFilesState = { ...connectionOf(news), step: news.step, files, revision: (olds.revision ?? 0) + (moved ? 1 : 0) };
+    const outs: ManagedFilesState = { ...groupOf(news), step: news.step, files, revision: (olds.revision ?? 0) + (moved ? 1 : 0) };
     return { outs: withoutUndefined(outs) };
   },
 
@@ -147,7 +162,7 @@ export const managedUnitsProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(id: string, olds: ManagedUnitsState, news: ManagedUnitsInputs) {
     const replaces = olds.host !== news.host ? ["host"] : [];
-    const changed: string[] = [...changedConnectionKeys(olds, news)];
+    const changed: string[] = [...changedConnectionKeys(connectionOf(olds), connectionOf(news))];
     if (olds.unreachable) changed.push("unreachable");
     if ((olds.units ?? []).map((u) => u.unit).join("\n") !== news.units.map((u) => u.unit).join("\n")) changed.push("units");
     for (const u of news.units) {
@@ -160,7 +175,7 @@ export const managedUnitsProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: ManagedUnitsInputs) {
     const units: UnitEntryState[] = [];
     for (const u of inputs.units) units.push(entryOf((await managedUnitProvider.create(withConnection(inputs, u))).outs as ManagedUnitState));
-    return { id: `${inputs.host}:units`, outs: withoutUndefined({ ...connectionOf(inputs), units }) };
+    return { id: `${inputs.host}:units`, outs: withoutUndefined({ ...groupOf(inputs), units }) };
   },
 
   async read(id: string, props: ManagedUnitsState) {
@@ -180,7 +195,7 @@ export const managedUnitsProvider: pulumi.dynamic.ResourceProvider = {
         : await managedUnitProvider.create(withConnection(news, u));
       units.push(entryOf(result.outs as ManagedUnitState));
     }
-    return { outs: withoutUndefined({ ...connectionOf(news), units }) };
+    return { outs: withoutUndefined({ ...groupOf(news), units }) };
   },
 
   // The steps' delete scripts stop and disable what they started.
@@ -227,14 +242,14 @@ export class ManagedFiles extends pulumi.dynamic.Resource {
   constructor(name: string, args: { host: string; step: string; connection: DriftConnectionArgs; files: ManagedFileDeclaration[] }, opts?: pulumi.CustomResourceOptions) {
     const props = {
       host: args.host,
-      ...connectionProps(args.connection),
+      connection: connectionProps(args.connection),
       step: args.step,
       files: args.files.map((f) => fileEntry(name, f)),
       revision: undefined,
     };
     // A secret file's entry keeps the salt of its keyed hash: then the whole list is secret.
     const secretFiles = args.files.some((f) => f.secret) ? ["files"] : [];
-    super(managedFilesProvider, name, props, { ...opts, additionalSecretOutputs: ["privateKey", ...secretFiles, ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedFiles");
+    super(managedFilesProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...secretFiles, ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedFiles");
   }
 }
 
@@ -245,9 +260,9 @@ export class ManagedUnits extends pulumi.dynamic.Resource {
   constructor(name: string, args: { host: string; connection: DriftConnectionArgs; units: string[] }, opts?: pulumi.CustomResourceOptions) {
     const props = {
       host: args.host,
-      ...connectionProps(args.connection),
+      connection: connectionProps(args.connection),
       units: args.units.map((unit): UnitEntry => ({ unit, enabled: true, active: true, declaredEnabled: true, declaredActive: true, drift: [] })),
     };
-    super(managedUnitsProvider, name, props, { ...opts, additionalSecretOutputs: ["privateKey", ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedUnits");
+    super(managedUnitsProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedUnits");
   }
 }

@@ -11,6 +11,7 @@
  * workers. The fine-grained plan (planCluster) stays what the hosts tier tests step by step;
  * `npm run render` and the engine use this one.
  */
+import { APT_FUNCTIONS } from "../host/package-manager";
 import { heredocMarker, PRELUDE, sha256, shQuote } from "./shell";
 import { checkPlan, stepId, type ClusterPlan, type StepSpec } from "./step";
 
@@ -28,6 +29,37 @@ export const UNDO_DIR = "/var/lib/kubeadm-on-pulumi/undo";
 
 const partName = (step: StepSpec) => step.id.slice(step.host.length + 1);
 
+/**
+ * Function libraries every part's script repeats (the prelude; apt's). node-prep carries each
+ * once, as data, and puts it back where a part had it just before the part runs: the parts
+ * run exactly their own scripts, and node-prep is a third of their combined size.
+ */
+const SHARED_BLOCKS = [PRELUDE.trim(), APT_FUNCTIONS.trim()];
+const sharedMark = (i: number) => `# kop-shared-block ${i}`;
+
+/** A part's script with each shared block replaced by its mark (a comment line). */
+export function withoutSharedBlocks(text: string): string {
+  return SHARED_BLOCKS.reduce((t, block, i) => t.split(block).join(sharedMark(i)), text);
+}
+
+/** The shared blocks as variables, and kop_expand to put them back (quoted: `&` is literal). */
+function sharedBlockDefinitions(): string {
+  const lines = SHARED_BLOCKS.map((block, i) => {
+    const marker = heredocMarker(block + "\n");
+    return `KOP_SHARED_${i}=$(cat <<'${marker}'\n${block}\n${marker}\n)`;
+  });
+  const expand = SHARED_BLOCKS.map((_, i) => `  t=\${t//"${sharedMark(i)}"/"$KOP_SHARED_${i}"}`);
+  return [
+    ...lines,
+    "# kop_expand TEXT: the part's script as written, shared blocks put back.",
+    "kop_expand() {",
+    "  local t=$1",
+    ...expand,
+    "  printf '%s\\n' \"$t\"",
+    "}",
+  ].join("\n");
+}
+
 /** Runs one part's script in its own bash; skipped when applied and unchanged. */
 const PART_FUNCTIONS = `
 # kop_part NAME SHA256 [FILE...] < script: runs the part unless it last succeeded with this
@@ -35,7 +67,7 @@ const PART_FUNCTIONS = `
 kop_part() {
   local name=$1 want=$2 record="${PARTS_DIR}/$1" body run=0 f rec
   shift 2
-  body=$(cat)
+  body=$(kop_expand "$(cat)")
   if [ "$(cat "$record" 2>/dev/null)" != "$want" ]; then run=1; fi
   for f in "$@"; do
     rec=$(cat "$KOP_APPLIED$f" 2>/dev/null) || rec=""
@@ -49,13 +81,25 @@ kop_part() {
   printf '%s\\n' "$want" >"$record"
 }`.trim();
 
+/** Undoes one part (its delete script); the record goes with it. */
+const UNDO_FUNCTIONS = `
+# kop_undo_part NAME < delete script
+kop_undo_part() {
+  local name=$1 body
+  body=$(kop_expand "$(cat)")
+  bash -c "$body" || kop_fail "undoing $name failed"
+  rm -f "${PARTS_DIR}/$name"
+}`.trim();
+
 function partCall(step: StepSpec, which: "script" | "delete"): string {
   const raw = which === "script" ? step.script : step.deleteScript!;
-  const text = raw.endsWith("\n") ? raw : raw + "\n";
+  const compact = withoutSharedBlocks(raw);
+  const text = compact.endsWith("\n") ? compact : compact + "\n";
   const marker = heredocMarker(text);
   const files = which === "script" ? step.files.map((f) => " " + shQuote(f.path)).join("") : "";
+  // The hash is of the script as written: a change to a shared block re-runs the parts that use it.
   if (which === "script") return `kop_part ${shQuote(partName(step))} ${sha256(raw)}${files} <<'${marker}'\n${text}${marker}`;
-  return `bash -c "$(cat <<'${marker}'\n${text}${marker}\n)" || kop_fail ${shQuote(`undoing ${partName(step)} failed`)}\nrm -f ${PARTS_DIR}/${partName(step)}`;
+  return `kop_undo_part ${shQuote(partName(step))} <<'${marker}'\n${text}${marker}`;
 }
 
 export function renderNodePrep(host: string, parts: readonly StepSpec[]): { script: string; deleteScript: string; undoScript: string } {
@@ -66,6 +110,8 @@ export function renderNodePrep(host: string, parts: readonly StepSpec[]): { scri
     `# kubeadm-on-pulumi: undo the node preparation of ${host} (${[...parts].reverse().map(partName).join(", ")})`,
     "set -euo pipefail",
     PRELUDE.trim(),
+    sharedBlockDefinitions(),
+    UNDO_FUNCTIONS,
     ...undoParts.map((p) => partCall(p, "delete")),
     `rm -rf ${PARTS_DIR} ${UNDO_DIR}/node-prep.sh`,
     `rmdir ${UNDO_DIR} /var/lib/kubeadm-on-pulumi 2>/dev/null || true`,
@@ -78,6 +124,7 @@ export function renderNodePrep(host: string, parts: readonly StepSpec[]): { scri
     "set -euo pipefail",
     "export DEBIAN_FRONTEND=noninteractive LC_ALL=C",
     PRELUDE.trim(),
+    sharedBlockDefinitions(),
     PART_FUNCTIONS,
     // First, the way back: if this run fails and Pulumi never records the step, the host still has it.
     `install -d -m 0700 ${UNDO_DIR}`,

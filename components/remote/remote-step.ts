@@ -56,11 +56,12 @@ const COMMAND_PLUGIN_VERSION: string = (require("@pulumi/command/package.json") 
 /** The inputs of a `command:remote:Command` that a step sets (the provider's own property names). */
 export interface RemoteCommandArgs {
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Also what an update runs: the provider re-runs `create` when no `update` is given. */
   create: pulumi.Input<string>;
-  update: pulumi.Input<string>;
   delete?: string;
   stdin?: pulumi.Input<string>;
-  logging: "stdoutAndStderr" | "none";
+  /** Left out means the provider's default, stdoutAndStderr. */
+  logging?: "none";
   addPreviousOutputInEnv: boolean;
 }
 
@@ -81,10 +82,9 @@ export class RemoteCommand extends pulumi.CustomResource {
     const props: Record<string, unknown> = {
       connection: args.connection,
       create: args.create,
-      update: args.update,
-      logging: args.logging,
       addPreviousOutputInEnv: args.addPreviousOutputInEnv,
     };
+    if (args.logging !== undefined) props.logging = args.logging;
     if (args.delete !== undefined) props.delete = args.delete;
     if (args.stdin !== undefined) props.stdin = args.stdin;
     if (withStdout) props.stdout = undefined;
@@ -97,9 +97,10 @@ export class RemoteCommand extends pulumi.CustomResource {
 }
 
 /**
- * The one place a remote step is declared. The script is the create AND update command:
- * scripts converge, so a changed script re-runs in place instead of replacing the step
- * (whose delete would undo what the new create just did).
+ * The one place a remote step is declared. The script is the create command, which the
+ * provider also runs on an update (no `update` given): scripts converge, so a changed script
+ * re-runs in place instead of replacing the step (whose delete would undo what the new create
+ * just did). Not repeating it as `update` keeps one copy of each script in the state.
  */
 export function remoteStep(
   spec: StepSpec,
@@ -138,11 +139,10 @@ export function remoteStep(
         {
           connection: args.connection,
           create: run,
-          update: run,
           delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
           stdin: stdinFor(spec.secrets, args.secrets),
           addPreviousOutputInEnv: false,
-          logging: handlesSecrets ? "none" : "stdoutAndStderr",
+          logging: handlesSecrets ? "none" : undefined,
         },
         spec.output !== undefined,
         {

@@ -87,7 +87,7 @@ async function sdkFloor(count: number, quietStacks: boolean): Promise<FloorSampl
       const plain = (i: number) => new command.remote.Command(`c${i}`, { connection: { host: "192.0.2.1" }, create: "true" }, { parent });
       // As remoteStep declares a step: only the properties it sets, no promise stacks.
       const connection = pulumi.secret(pulumi.output({ host: "192.0.2.1" }));
-      const slim = (i: number) => new RemoteCommand(`c${i}`, { connection, create: "true", update: "true", logging: "stdoutAndStderr", addPreviousOutputInEnv: false }, false, { parent });
+      const slim = (i: number) => new RemoteCommand(`c${i}`, { connection, create: "true", addPreviousOutputInEnv: false }, false, { parent });
       for (let i = 0; i < count; i++) (quietStacks ? withoutPromiseStacks(() => slim(i)) : plain(i));
     },
     { stack: BENCH_STACK, preview: false },

@@ -16,7 +16,6 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelFromObject } from "../../components/config";
-import type { ConnectionProps } from "../../components/drift/common";
 import { managedFilesProvider, managedUnitsProvider, type ManagedFilesInputs, type ManagedFilesState, type ManagedUnitsInputs, type ManagedUnitsState } from "../../components/drift/grouped";
 import { managedFilesName, managedUnitsName } from "../../components/drift/wiring";
 import { closeSshPool, sshPool } from "../../components/drift/ssh";
@@ -103,13 +102,9 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       "drift-hosts-test",
     );
     steps = planCluster(model).steps.filter((s) => s.host === HOST && ["hosts", "runtime", "load-balancer"].includes(s.layer));
-    const connection: ConnectionProps = {
+    const connection: Pick<ManagedFilesInputs, "host" | "connection"> = {
       host: HOST,
-      address: host.address,
-      port: host.port,
-      user: host.user,
-      privateKey: fs.readFileSync(host.privateKeyPath, "utf8"),
-      sudo: false,
+      connection: { address: host.address, port: host.port, user: host.user, privateKey: fs.readFileSync(host.privateKeyPath, "utf8"), sudo: false },
     };
     // The engine's order: a step's ManagedFiles, the step; the host's ManagedUnits after its steps.
     for (const step of steps) {

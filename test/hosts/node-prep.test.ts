@@ -70,7 +70,7 @@ describe("node-prep: a host's preparation chain as one step, on a real Debian 12
     // The way back is on the host before anything else ran, and it is what the step's delete runs.
     const undo = await sh(`cat ${UNDO_DIR}/node-prep.sh`);
     expect(undo.split("\n")[1]).toBe(`# kubeadm-on-pulumi: undo the node preparation of ${HOST} (${[...NODE_PREP_PARTS].reverse().join(", ")})`);
-    for (const part of NODE_PREP_PARTS) expect(undo).toContain(`|| kop_fail 'undoing ${part} failed'`);
+    for (const part of NODE_PREP_PARTS) expect(undo).toContain(`kop_undo_part '${part}' <<`);
     expect(prep.deleteScript).toContain(`exec bash ${UNDO_DIR}/node-prep.sh`);
     console.log(`node-prep first run: ${first.ms} ms`);
   });

@@ -88,7 +88,8 @@ describe("cluster graph under Pulumi mocks", () => {
     expect(commands.length).toBeGreaterThan(0);
     for (const r of commands) {
       expect(r.inputs.triggers, r.name).toBeUndefined();
-      expect(r.inputs.update, r.name).toEqual(r.inputs.create);
+      // No `update`: the provider re-runs `create` when the inputs change (@pulumi/command 1.2.1).
+      expect(r.inputs.update, r.name).toBeUndefined();
     }
   });
 
