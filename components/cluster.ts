@@ -85,7 +85,7 @@ export class Cluster extends pulumi.ComponentResource {
     const hosts = new Map(model.hosts.map((h) => [h.name, h]));
     const producers = new Map(Object.entries(plan.outputSecrets).map(([secret, step]) => [step, secret]));
 
-    const drift = args.driftDetection ? new DriftWiring({ hosts, connections }) : undefined;
+    const drift = args.driftDetection ? new DriftWiring({ hosts, connections, steps: plan.steps }) : undefined;
     const steps: Record<string, RemoteCommand> = {};
     for (const spec of plan.steps) {
       const host = hosts.get(spec.host)!;
@@ -101,12 +101,10 @@ export class Cluster extends pulumi.ComponentResource {
         rerunOn: files?.revisions,
       });
       steps[spec.id] = resource;
-      drift?.unitsOf(spec, resource, layers[spec.layer]);
       const produced = producers.get(spec.id);
       if (produced) secrets[produced] = pulumi.secret(resource.stdout.apply((s) => s.trim()));
     }
 
-    drift?.declareUnits();
     drift?.declareEtcdMembers(model, plan.steps, steps, layers);
     this.steps = steps;
     this.secrets = secrets;

@@ -1,8 +1,13 @@
 /**
- * The drift resources the cluster declares: one ManagedFiles per step that places files, one
- * ManagedUnits per host. Each holds a list and hands every entry to the single-file or
- * single-unit provider (managed-file.ts, managed-unit.ts), so checks, reads, repairs and
- * what a preview shows per file are theirs; the entries share one connection.
+ * The drift resources the cluster declares: one ManagedFiles per step that places files; the
+ * host's first one also lists the systemd units the host's steps keep running. Each entry is
+ * handed to the single-file or single-unit provider (managed-file.ts, managed-unit.ts), so
+ * checks, reads, repairs and what a preview shows per file or unit are theirs; the entries
+ * share one connection.
+ *
+ * Units are declared before the steps that start them, so creating the resource only records
+ * them; a refresh reads them, and an `up` after a refresh that found one stopped or disabled
+ * starts or enables it (without re-running any step).
  *
  * Everything here runs inside the serialized providers too (see common.ts): no module state.
  *
@@ -34,22 +39,17 @@ export interface ManagedFilesInputs extends GroupProps {
   /** The step that places these files (its id). */
   step: string;
   files: FileEntry[];
+  /** The host's units (on the host's first ManagedFiles only). */
+  units?: UnitEntry[];
 }
 export interface ManagedFilesState extends GroupProps {
   step: string;
   files: FileEntryState[];
+  units?: UnitEntryState[];
   /** Bumped whenever an update repairs or changes a file: the step's command carries it. */
   revision: number;
   unreachable?: string;
 }
-export interface ManagedUnitsInputs extends GroupProps {
-  units: UnitEntry[];
-}
-export interface ManagedUnitsState extends GroupProps {
-  units: UnitEntryState[];
-  unreachable?: string;
-}
-
 /** What the single-item providers take as their connection. */
 function connectionOf(group: GroupProps): ConnectionProps {
   const c = group.connection ?? ({} as Reach);
@@ -87,6 +87,11 @@ function duplicates(keys: string[], list: string, what: string) {
   return keys.flatMap((k, i) => (keys.indexOf(k) < i ? [{ property: `${list}[${i}]`, reason: `${what} ${k} is listed twice` }] : []));
 }
 
+/** A unit as declared, before anything has read it (the steps that start it run after). */
+function recordedUnit(u: UnitEntry): UnitEntryState {
+  return { unit: u.unit, enabled: u.enabled, active: u.active, declaredEnabled: u.enabled, declaredActive: u.active, drift: [] } as unknown as UnitEntryState;
+}
+
 export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds: ManagedFilesInputs, news: ManagedFilesInputs) {
     const failures = duplicates((news.files ?? []).map((f) => f.path), "files", "path");
@@ -94,6 +99,11 @@ export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
       const old = olds?.files?.find((o) => o.path === f.path);
       const checked = await managedFileProvider.check!(old ? withConnection(olds, old) : (undefined as never), withConnection(news, f));
       failures.push(...prefixFailures(checked.failures, "files", i));
+    }
+    failures.push(...duplicates((news.units ?? []).map((u) => u.unit), "units", "unit"));
+    for (const [i, u] of (news.units ?? []).entries()) {
+      const checked = await managedUnitProvider.check!(undefined as never, withConnection(news, u));
+      failures.push(...prefixFailures(checked.failures, "units", i));
     }
     return { inputs: news, failures };
   },
@@ -110,24 +120,40 @@ export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
       const d = await managedFileProvider.diff!(id, withConnection(olds, old), withConnection(news, f));
       if (d.changes) changed.push(`files[${f.path}]`);
     }
+    if ((olds.units ?? []).map((u) => u.unit).join("\n") !== (news.units ?? []).map((u) => u.unit).join("\n")) changed.push("units");
+    for (const u of news.units ?? []) {
+      const old = olds.units?.find((o) => o.unit === u.unit);
+      if (old && (await managedUnitProvider.diff!(id, withConnection(olds, old), withConnection(news, u))).changes) changed.push(`units[${u.unit}]`);
+    }
     return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
   },
 
   async create(inputs: ManagedFilesInputs) {
     const files: FileEntryState[] = [];
     for (const f of inputs.files) files.push(entryOf((await managedFileProvider.create(withConnection(inputs, f))).outs as ManagedFileState));
-    const outs: ManagedFilesState = { ...groupOf(inputs), step: inputs.step, files, revision: 1 };
+    const units = inputs.units?.map(recordedUnit);
+    const outs: ManagedFilesState = { ...groupOf(inputs), step: inputs.step, files, units, revision: 1 };
     return { id: `${inputs.host}:${inputs.step}:files`, outs: withoutUndefined(outs) };
   },
 
   async read(id: string, props: ManagedFilesState) {
     // Reads are independent: side by side, so an unreachable host costs one dial timeout, not one per file.
-    const reads = await Promise.all((props.files ?? []).map((f) => managedFileProvider.read!(`${props.host}:${f.path}`, withConnection(props, f))));
+    const [reads, unitReads] = await Promise.all([
+      Promise.all((props.files ?? []).map((f) => managedFileProvider.read!(`${props.host}:${f.path}`, withConnection(props, f)))),
+      Promise.all((props.units ?? []).map((u) => managedUnitProvider.read!(`${props.host}:${u.unit}`, withConnection(props, u)))),
+    ]);
     const files = reads.map((r) => entryOf(r.props as ManagedFileState));
-    const inputs = reads.map((r) => entryOf(r.inputs as object));
-    const unreachable = files.map((f) => f.unreachable).find(Boolean);
-    const state = withoutUndefined({ ...props, files, unreachable });
-    return { id, props: state, inputs: withoutUndefined({ ...refreshedConnection(props), step: props.step, files: inputs, unreachable }) };
+    const units = props.units ? unitReads.map((r) => entryOf(r.props as ManagedUnitState)) : undefined;
+    const unreachable = [...files, ...(units ?? [])].map((e) => e.unreachable).find(Boolean);
+    const state = withoutUndefined({ ...props, files, units, unreachable });
+    const inputs = {
+      ...refreshedConnection(props),
+      step: props.step,
+      files: reads.map((r) => entryOf(r.inputs as object)),
+      units: props.units ? unitReads.map((r) => entryOf(r.inputs as object)) : undefined,
+      unreachable,
+    };
+    return { id, props: state, inputs: withoutUndefined(inputs) };
   },
 
   async update(id: string, olds: ManagedFilesState, news: ManagedFilesInputs) {
@@ -142,63 +168,20 @@ export const managedFilesProvider: pulumi.dynamic.ResourceProvider = {
       moved ||= !old || entry.revision !== old.revision;
       files.push(entry);
     }
-    const outs: ManagedFilesState = { ...groupOf(news), step: news.step, files, revision: (olds.revision ?? 0) + (moved ? 1 : 0) };
+    // Units: repaired when the last refresh found them drifted (or could not look); otherwise recorded.
+    const units: UnitEntryState[] | undefined = news.units ? [] : undefined;
+    for (const u of news.units ?? []) {
+      const old = olds.units?.find((o) => o.unit === u.unit);
+      if (old && ((old.drift ?? []).length > 0 || old.unreachable)) {
+        units!.push(entryOf((await managedUnitProvider.update!(id, withConnection(olds, old), withConnection(news, u))).outs as ManagedUnitState));
+      } else units!.push(old && !old.unreachable ? old : recordedUnit(u));
+    }
+    // Unit repairs need no step to re-run: only file changes move the revision.
+    const outs: ManagedFilesState = { ...groupOf(news), step: news.step, files, units, revision: (olds.revision ?? 0) + (moved ? 1 : 0) };
     return { outs: withoutUndefined(outs) };
   },
 
   // The step's delete script restores the host's original files (kop_restore): nothing to do here.
-  async delete() {},
-};
-
-export const managedUnitsProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds: ManagedUnitsInputs, news: ManagedUnitsInputs) {
-    const failures = duplicates((news.units ?? []).map((u) => u.unit), "units", "unit");
-    for (const [i, u] of (news.units ?? []).entries()) {
-      const checked = await managedUnitProvider.check!(undefined as never, withConnection(news, u));
-      failures.push(...prefixFailures(checked.failures, "units", i));
-    }
-    return { inputs: news, failures };
-  },
-
-  async diff(id: string, olds: ManagedUnitsState, news: ManagedUnitsInputs) {
-    const replaces = olds.host !== news.host ? ["host"] : [];
-    const changed: string[] = [...changedConnectionKeys(connectionOf(olds), connectionOf(news))];
-    if (olds.unreachable) changed.push("unreachable");
-    if ((olds.units ?? []).map((u) => u.unit).join("\n") !== news.units.map((u) => u.unit).join("\n")) changed.push("units");
-    for (const u of news.units) {
-      const old = olds.units?.find((o) => o.unit === u.unit);
-      if (old && (await managedUnitProvider.diff!(id, withConnection(olds, old), withConnection(news, u))).changes) changed.push(`units[${u.unit}]`);
-    }
-    return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
-  },
-
-  async create(inputs: ManagedUnitsInputs) {
-    const units: UnitEntryState[] = [];
-    for (const u of inputs.units) units.push(entryOf((await managedUnitProvider.create(withConnection(inputs, u))).outs as ManagedUnitState));
-    return { id: `${inputs.host}:units`, outs: withoutUndefined({ ...groupOf(inputs), units }) };
-  },
-
-  async read(id: string, props: ManagedUnitsState) {
-    const reads = await Promise.all((props.units ?? []).map((u) => managedUnitProvider.read!(`${props.host}:${u.unit}`, withConnection(props, u))));
-    const units = reads.map((r) => entryOf(r.props as ManagedUnitState));
-    const inputs = reads.map((r) => entryOf(r.inputs as object));
-    const unreachable = units.map((u) => u.unreachable).find(Boolean);
-    return { id, props: withoutUndefined({ ...props, units, unreachable }), inputs: withoutUndefined({ ...refreshedConnection(props), units: inputs, unreachable }) };
-  },
-
-  async update(id: string, olds: ManagedUnitsState, news: ManagedUnitsInputs) {
-    const units: UnitEntryState[] = [];
-    for (const u of news.units) {
-      const old = olds.units?.find((o) => o.unit === u.unit);
-      const result = old
-        ? await managedUnitProvider.update!(id, withConnection(olds, old), withConnection(news, u))
-        : await managedUnitProvider.create(withConnection(news, u));
-      units.push(entryOf(result.outs as ManagedUnitState));
-    }
-    return { outs: withoutUndefined({ ...groupOf(news), units }) };
-  },
-
-  // The steps' delete scripts stop and disable what they started.
   async delete() {},
 };
 
@@ -238,31 +221,26 @@ function fileEntry(resource: string, f: ManagedFileDeclaration): FileEntry {
 export class ManagedFiles extends pulumi.dynamic.Resource {
   declare readonly revision: pulumi.Output<number>;
   declare readonly files: pulumi.Output<FileEntryState[]>;
+  /** On the host's first ManagedFiles: its units. */
+  declare readonly units: pulumi.Output<UnitEntryState[] | undefined>;
 
-  constructor(name: string, args: { host: string; step: string; connection: DriftConnectionArgs; files: ManagedFileDeclaration[] }, opts?: pulumi.CustomResourceOptions) {
-    const props = {
+  constructor(
+    name: string,
+    args: { host: string; step: string; connection: DriftConnectionArgs; files: ManagedFileDeclaration[]; units?: string[] },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    const props: Record<string, unknown> = {
       host: args.host,
       connection: connectionProps(args.connection),
       step: args.step,
       files: args.files.map((f) => fileEntry(name, f)),
       revision: undefined,
     };
+    if (args.units?.length) {
+      props.units = args.units.map((unit): UnitEntry => ({ unit, enabled: true, active: true, declaredEnabled: true, declaredActive: true, drift: [] }));
+    }
     // A secret file's entry keeps the salt of its keyed hash: then the whole list is secret.
     const secretFiles = args.files.some((f) => f.secret) ? ["files"] : [];
     super(managedFilesProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...secretFiles, ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedFiles");
-  }
-}
-
-/** The systemd units a host's steps keep enabled and running; see managed-unit.ts. */
-export class ManagedUnits extends pulumi.dynamic.Resource {
-  declare readonly units: pulumi.Output<UnitEntryState[]>;
-
-  constructor(name: string, args: { host: string; connection: DriftConnectionArgs; units: string[] }, opts?: pulumi.CustomResourceOptions) {
-    const props = {
-      host: args.host,
-      connection: connectionProps(args.connection),
-      units: args.units.map((unit): UnitEntry => ({ unit, enabled: true, active: true, declaredEnabled: true, declaredActive: true, drift: [] })),
-    };
-    super(managedUnitsProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedUnits");
   }
 }

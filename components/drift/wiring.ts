@@ -1,11 +1,12 @@
 /**
  * How the drift resources join the cluster graph (called from components/cluster.ts):
  *
- *   step.needs ──> ManagedFiles (the step's StepSpec.files) ──> step ──> ManagedUnits (the host's StepSpec.units)
+ *   step.needs ──> ManagedFiles (the step's StepSpec.files) ──> step
  *
  * The step's command carries its ManagedFiles' `revision`, so a `pulumi up` that repaired a
- * file re-runs exactly the step that applies it, on that host; a unit stopped by hand is
- * started by its host's ManagedUnits without re-running anything.
+ * file re-runs exactly the step that applies it, on that host. The host's first ManagedFiles
+ * (its node-prep's) also lists every unit the host's steps keep running (StepSpec.units): a
+ * unit stopped by hand is started again without re-running anything.
  */
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -14,27 +15,35 @@ import { withoutPromiseStacks } from "../remote/declare";
 import type { LayerName, StepSpec } from "../remote/step";
 import { EtcdMembers, etcdMembersSource } from "./etcd-members";
 import type { DriftConnectionArgs } from "./common";
-import { ManagedFiles, ManagedUnits } from "./grouped";
+import { ManagedFiles } from "./grouped";
 
-/** The drift resource of a step's files, and of a host's units. */
+/** The drift resource of a step's files (the host's first one also holds the host's units). */
 export const managedFilesName = (stepId: string) => `${stepId}/files`;
-export const managedUnitsName = (host: string) => `${host}/units`;
 export const ETCD_MEMBERS_NAME = "etcd-members";
 
 export interface DriftWiringArgs {
   hosts: ReadonlyMap<string, HostModel>;
   /** The connection each host's remote.Commands use. */
   connections: ReadonlyMap<string, command.types.input.remote.ConnectionArgs>;
+  /** The steps, in plan order: the units each host's steps keep running go on its first ManagedFiles. */
+  steps: readonly StepSpec[];
 }
 
 export class DriftWiring {
   /** Which step places each "<host><path>": a file has one owner. */
   private readonly placedBy = new Map<string, string>();
-  private readonly units = new Map<string, { units: string[]; parent: pulumi.Resource; steps: pulumi.Resource[] }>();
+  /** Per host, the units its steps keep running; taken by the host's first ManagedFiles. */
+  private readonly pendingUnits = new Map<string, string[]>();
   /** One connection value per host, shared by its resources (an Output per resource costs CPU at scale). */
   private readonly connections = new Map<string, DriftConnectionArgs>();
 
-  constructor(private readonly args: DriftWiringArgs) {}
+  constructor(private readonly args: DriftWiringArgs) {
+    for (const step of args.steps) {
+      const units = this.pendingUnits.get(step.host) ?? [];
+      for (const unit of step.units ?? []) if (!units.includes(unit)) units.push(unit);
+      this.pendingUnits.set(step.host, units);
+    }
+  }
 
   private connectionOf(hostName: string): DriftConnectionArgs {
     const known = this.connections.get(hostName);
@@ -59,7 +68,9 @@ export class DriftWiring {
    * must wait for and the revision its command carries.
    */
   filesOf(spec: StepSpec, needs: pulumi.Resource[], parent: pulumi.Resource): { dependsOn: ManagedFiles[]; revisions: pulumi.Output<number>[] } {
-    if (spec.files.length === 0) return { dependsOn: [], revisions: [] };
+    const units = this.pendingUnits.get(spec.host) ?? [];
+    if (spec.files.length === 0 && units.length === 0) return { dependsOn: [], revisions: [] };
+    this.pendingUnits.delete(spec.host);
     for (const f of spec.files) {
       const key = `${spec.host}${f.path}`;
       const earlier = this.placedBy.get(key);
@@ -74,27 +85,11 @@ export class DriftWiring {
         connection: this.connectionOf(spec.host),
         // A secret file's content arrives on the step's stdin: it is checked against the host's record instead.
         files: spec.files.map((f) => (f.secret ? { path: f.path, mode: f.mode, secret: true } : { path: f.path, mode: f.mode, content: f.content })),
+        units,
       },
       { parent, dependsOn: needs },
     ));
     return { dependsOn: [files], revisions: [files.revision] };
-  }
-
-  /** Notes the units a step keeps running; `declareUnits` makes one ManagedUnits per host. */
-  unitsOf(spec: StepSpec, step: pulumi.Resource, parent: pulumi.Resource): void {
-    if (!spec.units?.length) return;
-    const entry = this.units.get(spec.host) ?? { units: [], parent, steps: [] };
-    for (const unit of spec.units) if (!entry.units.includes(unit)) entry.units.push(unit);
-    entry.steps.push(step);
-    entry.parent = parent;
-    this.units.set(spec.host, entry);
-  }
-
-  /** One ManagedUnits per host, after every step that lists one of its units, under the last such step's layer. */
-  declareUnits(): ManagedUnits[] {
-    return [...this.units.entries()].map(([host, u]) =>
-      withoutPromiseStacks(() => new ManagedUnits(managedUnitsName(host), { host, connection: this.connectionOf(host), units: u.units }, { parent: u.parent, dependsOn: u.steps })),
-    );
   }
 
   /**

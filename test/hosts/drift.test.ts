@@ -2,8 +2,8 @@
  * Hosts tier for drift detection (issue 9). One Debian 12 host is provisioned by the rendered
  * scripts of the hosts, runtime and load-balancer layers (colocated HAProxy + keepalived, so
  * haproxy.cfg and containerd live on the same host), with the drift resources declared around
- * each step in the engine's order: the step's ManagedFiles, then the step; the host's
- * ManagedUnits after the steps. Then by hand: haproxy.cfg edited and containerd stopped. A
+ * each step in the engine's order: the step's ManagedFiles, then the step; the host's first
+ * ManagedFiles also lists the host's units. Then by hand: haproxy.cfg edited and containerd stopped. A
  * refresh (the providers' read, as `pulumi refresh` calls it) must report exactly those two; the
  * update puts them back, the one step whose files' revision moved (haproxy-config) re-runs and
  * reloads HAProxy, and a second refresh is clean.
@@ -16,8 +16,8 @@
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelFromObject } from "../../components/config";
-import { managedFilesProvider, managedUnitsProvider, type ManagedFilesInputs, type ManagedFilesState, type ManagedUnitsInputs, type ManagedUnitsState } from "../../components/drift/grouped";
-import { managedFilesName, managedUnitsName } from "../../components/drift/wiring";
+import { managedFilesProvider, type ManagedFilesInputs, type ManagedFilesState } from "../../components/drift/grouped";
+import { managedFilesName } from "../../components/drift/wiring";
 import { closeSshPool, sshPool } from "../../components/drift/ssh";
 import { planCluster } from "../../components/plan";
 import { sha256 } from "../../components/remote/shell";
@@ -30,7 +30,6 @@ const VIP = "10.213.0.100";
 const SECRETS = { vrrp_auth: "Dr1ftPw7" };
 const REPORT = process.env.KOP_DRIFT_REPORT ?? "/tmp/kop-drift-report.txt";
 const files = managedFilesProvider as Required<typeof managedFilesProvider>;
-const units = managedUnitsProvider as Required<typeof managedUnitsProvider>;
 
 interface Tracked<I, S> {
   name: string;
@@ -44,8 +43,8 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
   let env: TestHosts;
   let steps: StepSpec[];
   const managedFiles: Array<Tracked<ManagedFilesInputs, ManagedFilesState>> = [];
-  const managedUnits: Array<Tracked<ManagedUnitsInputs, ManagedUnitsState>> = [];
   const allFiles = () => managedFiles.flatMap((f) => f.inputs.files);
+  let unitList: string[] = [];
   const report: string[] = [];
   const log = (line = "") => {
     report.push(line);
@@ -64,11 +63,10 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
     const started = Date.now();
     const reads = await Promise.all([
       ...managedFiles.map(async (f) => ({ f, r: await files.read(f.id, f.state) })),
-      ...managedUnits.map(async (u) => ({ u, r: await units.read(u.id, u.state) })),
     ]);
     const found: string[] = [];
     for (const entry of reads) {
-      const tracked = "f" in entry ? entry.f : entry.u;
+      const tracked = entry.f;
       expect(entry.r.id, `${tracked.name} must not read as deleted`).toBe(tracked.id);
       tracked.state = entry.r.props as never;
       const state = entry.r.props as { unreachable?: string; files?: Array<{ path: string; drift: string[] }>; units?: Array<{ unit: string; drift: string[] }> };
@@ -78,7 +76,7 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       }
     }
     const ms = Date.now() - started;
-    log(`$ refresh (${title}): ${managedFiles.length} step file lists (${allFiles().length} files) and ${managedUnits.length} unit list read in ${ms} ms`);
+    log(`$ refresh (${title}): ${managedFiles.length} step file lists (${allFiles().length} files, ${unitList.length} units) read in ${ms} ms`);
     for (const line of found.length ? found : ["(no drift)"]) log(`    ${line}`);
     return { found, ms };
   };
@@ -106,12 +104,15 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       host: HOST,
       connection: { address: host.address, port: host.port, user: host.user, privateKey: fs.readFileSync(host.privateKeyPath, "utf8"), sudo: false },
     };
-    // The engine's order: a step's ManagedFiles, the step; the host's ManagedUnits after its steps.
+    // The engine's order: a step's ManagedFiles, then the step; the host's first ManagedFiles lists its units.
+    unitList = [...new Set(steps.flatMap((s) => s.units ?? []))];
     for (const step of steps) {
       if (step.files.length > 0) {
+        const first = managedFiles.length === 0;
         const inputs: ManagedFilesInputs = {
           ...connection,
           step: step.id,
+          ...(first ? { units: unitList.map((unit) => ({ unit, enabled: true, active: true })) } : {}),
           files: step.files.map((file) => ({
             path: file.path,
             mode: file.mode,
@@ -124,10 +125,6 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       }
       await applyStep(env, step, { secrets: SECRETS });
     }
-    const unitList = [...new Set(steps.flatMap((s) => s.units ?? []))];
-    const unitInputs: ManagedUnitsInputs = { ...connection, units: unitList.map((unit) => ({ unit, enabled: true, active: true })) };
-    const createdUnits = await units.create(unitInputs);
-    managedUnits.push({ name: managedUnitsName(HOST), step: "", inputs: unitInputs, id: createdUnits.id, state: createdUnits.outs });
     log(`provisioned ${HOST} (${host.address}): ${steps.map((s) => s.id.split("/")[1]).join(", ")}`);
     log(`managed files: ${allFiles().map((f) => f.path + (f.secret ? " (secret)" : "")).join(", ")}`);
     log(`managed units: ${unitList.join(", ")}`);
@@ -144,7 +141,8 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       expect.arrayContaining(["/etc/containerd/config.toml", "/etc/crictl.yaml", "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/sysctl.d/99-kubeadm-on-pulumi.conf"]),
     );
     expect(allFiles().filter((f) => f.secret).map((f) => f.path)).toEqual(["/etc/keepalived/kubeadm-on-pulumi-vrrp-auth.conf"]);
-    expect(managedUnits.flatMap((u) => u.inputs.units.map((x) => x.unit)).sort()).toEqual(["containerd.service", "haproxy.service", "keepalived.service"]);
+    expect(managedFiles[0].inputs.units?.map((x) => x.unit).sort()).toEqual(["containerd.service", "haproxy.service", "keepalived.service"]);
+    expect(managedFiles.slice(1).every((f) => f.inputs.units === undefined)).toBe(true);
   });
 
   it("a refresh right after provisioning is clean, over one SSH connection", async () => {
@@ -159,8 +157,8 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
     await sh("sed -i 's/timeout client 1h/timeout client 5m/' /etc/haproxy/haproxy.cfg && grep -q 'timeout client 5m' /etc/haproxy/haproxy.cfg && systemctl reload haproxy && systemctl stop containerd");
     const { found } = await refresh("after the hand changes");
     expect(found).toEqual([
+      `${managedFiles[0].name}: containerd.service: inactive (declared active)`,
       `${managedFilesName(`${HOST}/haproxy-config`)}: /etc/haproxy/haproxy.cfg: content differs from the declared file`,
-      `${managedUnitsName(HOST)}: containerd.service: inactive (declared active)`,
     ]);
     const haproxy = managedFiles.find((f) => f.step === `${HOST}/haproxy-config`)!;
     expect(haproxy.state.files.find((f) => f.path === "/etc/haproxy/haproxy.cfg")!.content).toContain("timeout client 5m");
@@ -168,13 +166,11 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
     // `pulumi up`: diff every resource against the program; update the ones that differ.
     const changed: string[] = [];
     for (const f of managedFiles) if ((await files.diff(f.id, f.state, f.inputs)).changes) changed.push(f.name);
-    for (const u of managedUnits) if ((await units.diff(u.id, u.state, u.inputs)).changes) changed.push(u.name);
-    expect(changed).toEqual([haproxy.name, managedUnitsName(HOST)]);
+    expect(changed.sort()).toEqual([managedFiles[0].name, haproxy.name].sort());
 
     const before = new Map(steps.map((s) => [s.id, triggersOf(s)]));
     const workerBefore = await sh("pgrep -P \"$(systemctl show -p MainPID --value haproxy)\" | sort | tr '\\n' ' '");
     for (const f of managedFiles.filter((x) => changed.includes(x.name))) f.state = (await files.update(f.id, f.state, f.inputs)).outs as ManagedFilesState;
-    for (const u of managedUnits.filter((x) => changed.includes(x.name))) u.state = (await units.update(u.id, u.state, u.inputs)).outs as ManagedUnitsState;
     const rerun = steps.filter((s) => before.get(s.id) !== triggersOf(s));
     expect(rerun.map((s) => s.id)).toEqual([`${HOST}/haproxy-config`]);
     log("");
@@ -198,7 +194,7 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
       log("");
       log(`$ # ${HOST}'s link down`);
       const { found, ms } = await refresh("host cut off");
-      expect(found.length).toBe(managedFiles.length + managedUnits.length);
+      expect(found.length).toBe(managedFiles.length);
       expect(found.every((line) => line.includes("UNREACHABLE"))).toBe(true);
       expect(ms).toBeLessThan(60_000);
       for (const f of managedFiles) expect((await files.diff(f.id, f.state, f.inputs)).changes).toBe(true);

@@ -87,7 +87,7 @@ describe("etcd member facts", () => {
     const facts = graph.byName(ETCD_MEMBERS_NAME);
     expect(facts.inputs).toMatchObject({ host: "etcd1", unexpected: [], missing: [] });
     expect(graph.dependenciesOf(ETCD_MEMBERS_NAME)).toEqual(expect.arrayContaining(["etcd1/etcd-member", "etcd2/etcd-member", "etcd3/etcd-member"]));
-    expect((graph.byName("etcd2/units").inputs.units as Array<{ unit: string }>).map((u) => u.unit)).toContain("etcd.service");
+    expect((graph.byName("etcd2/node-prep/files").inputs.units as Array<{ unit: string }>).map((u) => u.unit)).toContain("etcd.service");
 
     const stacked = model(haSection(1));
     const stackedGraph = await runUnderMocks(() => new Cluster(stacked.name, { model: stacked, sshPrivateKey: pulumi.secret("k"), driftDetection: true }));

@@ -6,9 +6,8 @@
  * runs their scripts where the engine would.
  *
  * Declared, under the layer components the cluster uses:
- * - the runtime-config step's files (containerd config.toml, crictl.yaml: one ManagedFiles) and
- *   the host's units (containerd.service: one ManagedUnits), which wait for the files, as they
- *   wait for the step in the cluster;
+ * - the runtime-config step's files (containerd config.toml, crictl.yaml) and, as it is the
+ *   host's first ManagedFiles here, the host's unit (containerd.service);
  * - the keepalived-config step's VRRP password file (secret: content never declared).
  *
  * Stack config (project namespace): host, address, port, sshPrivateKey (secret),
@@ -27,22 +26,24 @@ const model = engineModel(
   pulumi.getStack(),
 );
 const { runtimeConfig, keepalivedConfig } = engineSteps(model, hostName);
-const secretFiles = { ...keepalivedConfig, files: keepalivedConfig.files.filter((f) => f.secret) };
+// Only the VRRP password file of keepalived-config: keepalived itself is not installed on the engine host.
+// Only the VRRP password file of keepalived-config: keepalived itself is not installed on the engine host.
+const secretFiles = { ...keepalivedConfig, files: keepalivedConfig.files.filter((f) => f.secret), units: [] };
 
 const privateKey = config.requireSecret("sshPrivateKey");
 const host = model.hosts.find((h) => h.name === hostName)!;
 const drift = new DriftWiring({
+  steps: [runtimeConfig, secretFiles],
   hosts: new Map([[hostName, host]]),
   connections: new Map([[hostName, hostConnection(host, { privateKey, readKeyFile: (p) => { throw new Error(`the engine tier passes the key as config, not as a file (${p})`); } })]]),
 });
 const runtimeLayer = new Layer("runtime", {});
 const lbLayer = new Layer("load-balancer", {});
 
+// The host's first ManagedFiles (runtime-config's) also lists its unit, containerd.service.
 const runtimeFiles = drift.filesOf(runtimeConfig, [], runtimeLayer);
 const vrrpFiles = drift.filesOf(secretFiles, [], lbLayer);
-for (const file of runtimeFiles.dependsOn) drift.unitsOf(runtimeConfig, file, runtimeLayer);
-const units = drift.declareUnits();
 
 /** The values the steps' commands would carry: a repair moves the revision of the step whose file it repaired. */
 export const revisions = { "runtime-config": runtimeFiles.revisions[0], "keepalived-config": vrrpFiles.revisions[0] };
-export const unitStates = units.map((u) => u.units);
+export const unitStates = runtimeFiles.dependsOn[0].units;
