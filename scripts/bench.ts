@@ -7,6 +7,7 @@
  * durations of docs/step-durations.json. Writes docs/benchmarks.md and docs/benchmarks.json.
  */
 import { spawn } from "node:child_process";
+import { projectNodeArgs } from "./bench/node-args";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -87,7 +88,8 @@ function runChild<T>(args: string[], timeoutS: number, scratch: string): Promise
   loadSamples.push(os.loadavg()[0]);
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, args[0], args[1], resultFile, ...args.slice(2)], {
+    const nodeArgs = args[0] === "render" ? [] : projectNodeArgs();
+    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", CHILD, args[0], args[1], resultFile, ...args.slice(2)], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -183,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
       cpu: os.cpus()[0]?.model ?? "unknown",
       memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
       node: process.version,
+      programNodeArgs: projectNodeArgs().join(" "),
       platform: `${os.type()} ${os.release()}`,
       loadAtStart,
       loadMeanDuringRuns: loadSamples.reduce((a, b) => a + b, 0) / Math.max(1, loadSamples.length),

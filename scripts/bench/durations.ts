@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { NODE_PREP_PARTS } from "../../components/remote/bundle";
 
 /**
  * How long each kind of resource takes to create, from docs/step-durations.json. Remote steps
@@ -79,6 +80,25 @@ function partition(entries: Record<string, DurationEntry>, test: (key: string) =
   return [yes, no];
 }
 
+const NODE_PREP = "node-prep";
+/** The parts a host's node-prep runs (components/remote/bundle.ts): all of them on Kubernetes nodes. */
+const NODE_PREP_PARTS_OF: Record<Role, readonly string[]> = {
+  "control-plane": NODE_PREP_PARTS,
+  worker: NODE_PREP_PARTS,
+  // Balancers and etcd members get no runtime, packages or kubeadm files.
+  etcd: ["os-prep", "hosts-file"],
+  "load-balancer": ["os-prep", "hosts-file"],
+};
+
+/** node-prep takes the sum of its parts' entries (measured only when every part is). */
+function nodePrep(table: DurationTable, resource: { name: string; type: string }, role?: Role): Classified | undefined {
+  if (!role) return undefined;
+  const parts = NODE_PREP_PARTS_OF[role].map((part) => classify(table, { name: `${resource.name.slice(0, resource.name.indexOf("/"))}/${part}`, type: resource.type }, role));
+  if (parts.some((p) => p === undefined)) return undefined;
+  const found = parts as Classified[];
+  return { key: `step:${NODE_PREP}@${role} (sum of ${NODE_PREP_PARTS_OF[role].join(", ")})`, seconds: found.reduce((sum, p) => sum + p.seconds, 0), measured: found.every((p) => p.measured) };
+}
+
 /** The step part of a remote step's name: "prod-w1/kubeadm-join" -> "kubeadm-join". */
 export function stepKind(name: string): string {
   const slash = name.indexOf("/");
@@ -92,6 +112,7 @@ export function stepKind(name: string): string {
 export function classify(table: DurationTable, resource: { name: string; type: string }, role?: Role): Classified | undefined {
   let found: [string, DurationEntry] | undefined;
   let section: string;
+  if (resource.type === REMOTE_STEP_TYPE && stepKind(resource.name) === NODE_PREP) return nodePrep(table, resource, role);
   if (resource.type === REMOTE_STEP_TYPE) {
     section = "step";
     const kind = stepKind(resource.name);

@@ -90,7 +90,7 @@ export function renderReport(r: BenchResult): string {
   const m = r.machine;
   out.push("# Benchmarks", "");
   out.push(
-    `Measured by \`${r.command}\` on ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC) in ${(r.benchSeconds / 60).toFixed(1)} min. Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB RAM, Node ${m.node}, ${m.platform}.`,
+    `Measured by \`${r.command}\` on ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC) in ${(r.benchSeconds / 60).toFixed(1)} min. Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB RAM, Node ${m.node}, ${m.platform}.${m.programNodeArgs ? ` The program runs with \`${m.programNodeArgs}\` (Pulumi.yaml \`runtime.options.nodeargs\`, as \`pulumi up\` runs it).` : ""}`,
     "",
     `**Load:** the machine was shared with other work while this ran. 1-minute load average ${m.loadAtStart.toFixed(1)} at the start, ${m.loadMeanDuringRuns.toFixed(1)} on average when runs started, ${m.loadAtEnd.toFixed(1)} at the end (${m.cores} cores: a load of ${m.cores} means fully busy). Wall times are inflated by that; the CPU time of the measuring process (user + system) is given beside them and is less affected.`,
     "",

@@ -17,6 +17,8 @@ export interface BenchResult {
     cpu: string;
     memoryGiB: number;
     node: string;
+    /** Node arguments of the program's process (Pulumi.yaml runtime.options.nodeargs), used for the evaluation and floor runs. */
+    programNodeArgs?: string;
     platform: string;
     /** 1-minute load average when the bench started, at every run's start (mean) and at the end. */
     loadAtStart: number;

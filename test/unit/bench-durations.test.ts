@@ -1,7 +1,11 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import { classify, loadDurationTable, parseDurationTable, stepKind, type DurationTable } from "../../scripts/bench/durations";
+import { projectNodeArgs } from "../../scripts/bench/node-args";
 import { hostRole, provisioning } from "../../scripts/bench/provisioning";
 import type { GraphTask } from "../../scripts/bench/types";
 
@@ -80,5 +84,40 @@ describe("step durations for the provisioning simulation", () => {
         .map((s) => s.id);
       expect(missing, `stack ${stack}: steps without a duration in docs/step-durations.json`).toEqual([]);
     }
+  });
+});
+
+describe("node-prep's duration", () => {
+  it("is the sum of the parts it runs on the host's role, measured only when every part is", () => {
+    const parts: DurationTable = {
+      steps: {
+        "os-prep": entry(20, "measured: a host test"),
+        "hosts-file": entry(1, "measured: a host test"),
+        "runtime-install": entry(30),
+        "runtime-config": entry(5),
+        "kube-packages": entry(40),
+        "kubeadm-config": entry(1),
+      },
+      types: {},
+    };
+    const prep = { name: "w1/node-prep", type: "command:remote:Command" };
+    expect(classify(parts, prep, "worker")).toMatchObject({ seconds: 97, measured: false });
+    expect(classify(parts, { ...prep, name: "lb1/node-prep" }, "load-balancer")).toMatchObject({ seconds: 21, measured: true });
+    expect(classify(parts, prep)).toBeUndefined();
+    delete parts.steps["kube-packages"];
+    expect(classify(parts, prep, "worker")).toBeUndefined();
+  });
+});
+
+describe("the benchmark runs the program as pulumi up does", () => {
+  it("takes the program's Node arguments from Pulumi.yaml's runtime options", () => {
+    expect(projectNodeArgs()).toEqual(["--max-semi-space-size=64"]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-nodeargs-"));
+    const file = path.join(dir, "Pulumi.yaml");
+    fs.writeFileSync(file, "name: x\nruntime: nodejs\n");
+    expect(projectNodeArgs(file)).toEqual([]);
+    fs.writeFileSync(file, "name: x\nruntime:\n  name: nodejs\n  options:\n    nodeargs: 42\n");
+    expect(() => projectNodeArgs(file)).toThrow(/runtime.options.nodeargs must be a string/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
