@@ -1,8 +1,10 @@
 /**
- * ManagedFile: a rendered file on a host, with a real read (what is there now) and diff (what
- * differs from what the program declares). `pulumi refresh` reads every managed file back,
- * `pulumi up` puts drifted ones back and bumps `revision`, which is in the triggers of the
- * step that applies the file, so exactly that step re-runs (and reloads what reads the file).
+ * One managed file: a rendered file on a host, with a real read (what is there now) and diff
+ * (what differs from what the program declares). The cluster declares these as entries of a
+ * step's ManagedFiles list (grouped.ts), which hands each entry to this provider: `pulumi
+ * refresh` reads every managed file back, `pulumi up` puts drifted ones back and bumps the
+ * list's `revision`, which is in the command of the step that applies the file, so exactly
+ * that step re-runs (and reloads what reads the file).
  *
  * Two kinds:
  * - plain: the content is declared; the provider writes it (kop_write, the same atomic write
@@ -15,7 +17,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PRELUDE } from "../remote/shell";
-import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, type ConnectionProps, type DriftConnectionArgs, withoutUndefined } from "./common";
+import { changedConnectionKeys, isUnknown, keyedHash, modeText, newSalt, sha256Hex, shellQuote, targetOf, type ConnectionProps, withoutUndefined } from "./common";
 import { refreshOrKeep } from "./refresh";
 import { sshCheck } from "./ssh";
 
@@ -304,46 +306,3 @@ export const managedFileProvider: pulumi.dynamic.ResourceProvider = {
   // The step's delete script restores the host's original file (kop_restore): nothing to do here.
   async delete() {},
 };
-
-export interface ManagedFileArgs {
-  /** The stack config's host name. */
-  host: string;
-  connection: DriftConnectionArgs;
-  path: string;
-  mode: string;
-  /** Plain files: the content the step places. Omit for secret files. */
-  content?: pulumi.Input<string>;
-  secret?: boolean;
-  owner?: string;
-}
-
-/** A file the program places on a host; see the module comment. */
-export class ManagedFile extends pulumi.dynamic.Resource {
-  declare readonly revision: pulumi.Output<number>;
-  declare readonly drift: pulumi.Output<string[]>;
-  declare readonly contentHash: pulumi.Output<string | undefined>;
-  declare readonly exists: pulumi.Output<boolean>;
-  declare readonly unreachable: pulumi.Output<string | undefined>;
-
-  constructor(name: string, args: ManagedFileArgs, opts?: pulumi.CustomResourceOptions) {
-    const secret = args.secret ?? false;
-    if (secret && args.content !== undefined) throw new Error(`${name}: a secret file's content is written by its step, not declared`);
-    const props = {
-      host: args.host,
-      ...args.connection,
-      path: args.path,
-      mode: modeText(args.mode),
-      secret,
-      wantOwner: args.owner,
-      content: secret ? undefined : args.content,
-      contentHash: secret ? undefined : typeof args.content === "string" ? sha256Hex(args.content) : pulumi.output(args.content ?? "").apply((c) => sha256Hex(c)),
-      // In sync is what the program declares: a preview after a refresh shows drift going back to [].
-      exists: true,
-      drift: [],
-      revision: undefined,
-      salt: undefined,
-      unreachable: undefined,
-    };
-    super(managedFileProvider, name, props, { ...opts, additionalSecretOutputs: ["privateKey", "salt", ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedFile");
-  }
-}

@@ -1,10 +1,11 @@
 /**
- * ManagedUnit: a systemd unit a step starts (containerd, haproxy, keepalived, etcd, kubelet),
- * read back on `pulumi refresh` (enabled? active?) and put back by `pulumi up` with
- * systemctl enable / start, without re-running the step.
+ * One managed unit: a systemd unit a step starts (containerd, haproxy, keepalived, etcd,
+ * kubelet), read back on `pulumi refresh` (enabled? active?) and put back by `pulumi up` with
+ * systemctl enable / start, without re-running the step. The cluster lists them on a host's
+ * first ManagedFiles (grouped.ts), which hands each entry to this provider.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedConnectionKeys, shellQuote, targetOf, type ConnectionProps, type DriftConnectionArgs, withoutUndefined } from "./common";
+import { changedConnectionKeys, shellQuote, targetOf, type ConnectionProps, withoutUndefined } from "./common";
 import { refreshOrKeep } from "./refresh";
 import { sshCheck } from "./ssh";
 
@@ -146,39 +147,3 @@ export const managedUnitProvider: pulumi.dynamic.ResourceProvider = {
   // The step's delete script stops and disables what it started.
   async delete() {},
 };
-
-export interface ManagedUnitArgs {
-  host: string;
-  connection: DriftConnectionArgs;
-  unit: string;
-  enabled?: boolean;
-  active?: boolean;
-}
-
-/** A systemd unit kept enabled and running (by default); see the module comment. */
-export class ManagedUnit extends pulumi.dynamic.Resource {
-  declare readonly active: pulumi.Output<boolean>;
-  declare readonly enabled: pulumi.Output<boolean>;
-  declare readonly drift: pulumi.Output<string[]>;
-  declare readonly unreachable: pulumi.Output<string | undefined>;
-
-  constructor(name: string, args: ManagedUnitArgs, opts?: pulumi.CustomResourceOptions) {
-    const enabled = args.enabled ?? true;
-    const active = args.active ?? true;
-    const props = {
-      host: args.host,
-      ...args.connection,
-      unit: args.unit,
-      enabled,
-      active,
-      declaredEnabled: enabled,
-      declaredActive: active,
-      drift: [],
-      loadState: undefined,
-      enabledState: undefined,
-      activeState: undefined,
-      unreachable: undefined,
-    };
-    super(managedUnitProvider, name, props, { ...opts, additionalSecretOutputs: ["privateKey", ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedUnit");
-  }
-}

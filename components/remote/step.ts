@@ -20,7 +20,7 @@ export interface StepSpec {
   script: string;
   /** Undo script, run on delete (node removal, destroy). */
   deleteScript?: string;
-  /** Files the script places (also written by `npm run render`); each is a drift-checked ManagedFile. */
+  /** Files the script places (also written by `npm run render`); each is an entry of the step's drift-checked ManagedFiles. */
   files: RenderedFile[];
   /** systemd units the script leaves enabled and running: `pulumi refresh` reports them stopped (components/drift). */
   units?: string[];

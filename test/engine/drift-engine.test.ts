@@ -1,5 +1,5 @@
 /**
- * Engine tier: the drift layer (ManagedFile, ManagedUnit) under the real Pulumi engine, against
+ * Engine tier: the drift layer (ManagedFiles lists with their files and units) under the real Pulumi engine, against
  * a real test host. The CLI and nodejs language host are the ones scripts/install-pulumi.sh
  * builds (built here if missing); dynamic providers need no plugin. The program
  * (test/engine/program/index.ts) declares, with the cluster's DriftWiring, the runtime-config

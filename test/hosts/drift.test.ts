@@ -23,7 +23,7 @@ import { planCluster } from "../../components/plan";
 import { sha256 } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
-import { applyStep } from "./steps";
+import { applyStep, shellOn } from "./steps";
 
 const HOST = "cp1";
 const VIP = "10.213.0.100";
@@ -50,11 +50,7 @@ describe("drift: refresh reports hand changes on a real host, up puts them back"
     report.push(line);
     console.log(line);
   };
-  const sh = async (script: string) => {
-    const r = await env.run(HOST, script);
-    if (r.code !== 0) throw new Error(`${script}\nexit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const sh = (script: string) => shellOn(env, HOST)(script);
   /** What the step's command carries (components/remote/remote-step.ts): its script and its files' revision. */
   const triggersOf = (step: StepSpec) => JSON.stringify([sha256(step.script), ...managedFiles.filter((f) => f.step === step.id).map((f) => f.state.revision)]);
 

@@ -15,7 +15,7 @@ import { planEngine } from "../../components/plan";
 import { NODE_PREP_PARTS, nodePrepId, UNDO_DIR } from "../../components/remote/bundle";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startTestHosts, type TestHosts } from "./harness";
-import { applyStep, fingerprintScript } from "./steps";
+import { applyStep, fingerprintScript, shellOn } from "./steps";
 
 const HOST = "prep1";
 
@@ -38,11 +38,7 @@ describe("node-prep: a host's preparation chain as one step, on a real Debian 12
     expect(result.code, result.stderr).toBe(0);
     return result.stdout;
   };
-  const sh = async (script: string) => {
-    const r = await env.run(HOST, script);
-    if (r.code !== 0) throw new Error(`${script}\nexit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const sh = (script: string) => shellOn(env, HOST)(script);
   /** The parts a run of node-prep ran, from its log ("kop: <part>: running"). */
   const ran = (stderr: string) => [...stderr.matchAll(/^kop: ([a-z-]+): running$/gm)].map((m) => m[1]);
 

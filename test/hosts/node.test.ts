@@ -10,7 +10,7 @@ import { modelFromObject, type ClusterModel } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startTestHosts, type TestHosts } from "./harness";
-import { applyStep, fingerprintScript } from "./steps";
+import { applyStep, fingerprintScript, shellOn } from "./steps";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 
@@ -31,11 +31,7 @@ describe("hosts, container runtime and Kubernetes packages on a real Debian 12 h
     expect(result.code, result.stderr).toBe(0);
     return result.stdout;
   };
-  const sh = async (script: string) => {
-    const r = await env.run(HOST, script);
-    if (r.code !== 0) throw new Error(`${script}\nexit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const sh = (script: string) => shellOn(env, HOST)(script);
 
   beforeAll(async () => {
     requireRoot();

@@ -55,3 +55,12 @@ export function fingerprintScript(paths: string[], units: string[], dirs: string
     "dpkg-query -W -f='pkg ${Package} ${Version} ${Status}\\n' | sort",
   ].join("\n");
 }
+
+/** A shell on one host: runs a snippet, returns its trimmed stdout, throws with the whole output when it fails. */
+export function shellOn(runner: ScriptRunner, host: string): (script: string) => Promise<string> {
+  return async (script) => {
+    const r = await runner.run(host, script);
+    if (r.code !== 0) throw new Error(`${script}\nexit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return r.stdout.trim();
+  };
+}
