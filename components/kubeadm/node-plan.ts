@@ -12,8 +12,10 @@ export const kubeadmInitId = (first: string) => stepId(first, "kubeadm-init");
 export const caHashId = (first: string) => stepId(first, "cluster-ca-hash");
 export const adminKubeconfigId = (first: string) => stepId(first, "admin-kubeconfig");
 export const nodeUpgraderId = (first: string) => stepId(first, "node-upgrader");
-/** Runs on the first control plane: token (and certificates) for this node's join; deletes its Node object. */
+/** Runs on the first control plane: token and certificates for this control plane's join; deletes its Node object. */
 export const admitId = (node: string) => stepId(node, "admit");
+/** Runs on the first control plane: the bootstrap token for every worker's join. */
+export const workerAdmissionId = (first: string) => stepId(first, "worker-admission");
 export const joinId = (node: string) => stepId(node, "kubeadm-join");
 /** Runs on the first control plane: the node registered with its labels and taints; drains it (and removes its etcd member) when it leaves. */
 export const nodeId = (node: string) => stepId(node, "node");
@@ -69,8 +71,8 @@ export function configStep(model: ClusterModel, host: HostModel, layer: LayerNam
 }
 
 /**
- * A joining node's steps: admit (on the first control plane), join, node (labels and taints;
- * drain on removal; on the first control plane). `after` orders the admit step (the previous control plane's
+ * A joining control plane's steps: admit (on the first control plane), join, node (labels and
+ * taints; drain on removal; on the first control plane). Workers: components/workers/plan.ts. `after` orders the admit step (the previous control plane's
  * join for chained control-plane joins); `nodeAfter` orders the node step, whose delete (a drain)
  * must run while the control planes are all still there.
  */
@@ -82,7 +84,6 @@ export function joiningNodeSteps(
   const first = model.controlPlanes[0];
   const admit = renderAdmitStep(model, node, first);
   const join = renderJoinStep(model, node);
-  const drain = renderNodeStep(model, node, first);
   const external = model.etcd.topology === "external" && node.isControlPlane;
   return [
     {
@@ -117,19 +118,26 @@ export function joiningNodeSteps(
       units: ["kubelet.service"],
       timeouts: TIMEOUTS.join,
     },
-    {
-      id: nodeId(node.name),
-      host: first.name,
-      layer: opts.layer,
-      description: `node ${node.name} registered, labels and taints from cluster:hosts; its delete drains it${node.isControlPlane && model.etcd.topology === "stacked" ? " and removes its etcd member" : ""} before the reset`,
-      script: drain.script,
-      deleteScript: drain.deleteScript,
-      files: [],
-      needs: [joinId(node.name), ...opts.nodeAfter.filter((id) => id !== joinId(node.name))],
-      secrets: [],
-      timeouts: { create: "15m", update: "15m", delete: `${Math.ceil(model.lifecycle.drainTimeoutSeconds / 60) + 10}m` },
-    },
+    nodeStep(model, node, opts.layer, opts.nodeAfter),
   ];
+}
+
+/** The node step (on the first control plane): labels and taints; its delete drains the node before the reset. */
+export function nodeStep(model: ClusterModel, node: HostModel, layer: LayerName, after: string[]): StepSpec {
+  const first = model.controlPlanes[0];
+  const drain = renderNodeStep(model, node, first);
+  return {
+    id: nodeId(node.name),
+    host: first.name,
+    layer,
+    description: `node ${node.name} registered, labels and taints from cluster:hosts; its delete drains it${node.isControlPlane && model.etcd.topology === "stacked" ? " and removes its etcd member" : ""} before the reset`,
+    script: drain.script,
+    deleteScript: drain.deleteScript,
+    files: [],
+    needs: [joinId(node.name), ...after.filter((id) => id !== joinId(node.name))],
+    secrets: [],
+    timeouts: { create: "15m", update: "15m", delete: `${Math.ceil(model.lifecycle.drainTimeoutSeconds / 60) + 10}m` },
+  };
 }
 
 export function labelsStep(node: HostModel, first: HostModel, layer: LayerName, after: string): StepSpec {

@@ -15,9 +15,11 @@ import {
 
 /**
  * Script renderers of the kubeadm node lifecycle. The scripts whose delete undoes a node (init,
- * join, admit, node) depend only on the node's identity and the endpoint: version, mirror and
- * configuration changes reach the hosts through the config files and the upgrade steps, so they
- * never re-run, let alone replace, a step whose delete resets or drains a node.
+ * control-plane joins, admit, node) depend only on the node's identity and the endpoint: version,
+ * mirror and configuration changes reach the hosts through the config files and the upgrade
+ * steps, so they never re-run a step whose delete resets or drains a node. A worker's join also
+ * carries its upgrade (components/workers/join.ts) and re-runs in place on a version change; no
+ * script change ever replaces a step (remote-step.ts), so its delete does not run then.
  */
 
 const KUBEADM_SH = fs.readFileSync(path.join(__dirname, "kubeadm.sh"), "utf8");
@@ -43,6 +45,9 @@ export const JOIN_CONFIG = `${KUBEADM_DIR}/join.yaml`;
 /** What the node's configuration converges to (see convergeDigest); init and join record it as applied. */
 export const CONVERGE_DIGEST = `${KUBEADM_DIR}/converge.digest`;
 export const ADMIN_CONF = "/etc/kubernetes/admin.conf";
+
+/** The mark a node's init or join leaves when it finished. */
+export const JOIN_DONE = "$KOP_STATE/kubeadm-join.done";
 
 /** shellcheck cannot see variables set with printf -v (kop_secret). */
 const SECRETS_FROM_STDIN = "# shellcheck disable=SC2154 # SECRET_* are set from stdin by kop_secret";
@@ -79,15 +84,14 @@ export function renderConfigStep(model: ClusterModel, host: HostModel, external:
   };
 }
 
-/** The node's teardown: kubeadm reset and everything it leaves, plus the config files. */
-function teardown(model: ClusterModel, host: HostModel, description: string): string {
+/** The node's teardown (after the "state" and "teardown" sections): kubeadm reset and everything it leaves, plus the config files. */
+export function teardownLines(model: ClusterModel, host: HostModel): string[] {
   const etcdDir = host.isControlPlane && model.etcd.topology === "stacked" ? model.etcd.dataDir : "";
-  const body = [
-    kubeadmFunctions("state", "teardown"),
-    `kop_teardown ${shQuote(model.runtime.criSocket)} ${shQuote(etcdDir)}`,
-    ...[CONTROL_PLANE_CONFIG, JOIN_CONFIG, CONVERGE_DIGEST].map((f) => `kop_restore ${f}`),
-  ];
-  return script(description, body.join("\n"));
+  return [`kop_teardown ${shQuote(model.runtime.criSocket)} ${shQuote(etcdDir)}`, ...[CONTROL_PLANE_CONFIG, JOIN_CONFIG, CONVERGE_DIGEST].map((f) => `kop_restore ${f}`)];
+}
+
+function teardown(model: ClusterModel, host: HostModel, description: string): string {
+  return script(description, [kubeadmFunctions("state", "teardown"), ...teardownLines(model, host)].join("\n"));
 }
 
 const INIT_SECRETS = "KOP_INIT_SECRETS";
@@ -180,7 +184,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: "kubeadm-on-pulumi:node-upgrader"}
 rules:
-- {apiGroups: [""], resources: [nodes], verbs: [get, list, patch, update]}
+- {apiGroups: [""], resources: [nodes], verbs: [get, list, patch, update, delete]}
 - {apiGroups: [""], resources: [pods], verbs: [get, list, delete]}
 - {apiGroups: [""], resources: [pods/eviction], verbs: [create]}
 - {apiGroups: [apps], resources: [daemonsets], verbs: [get]}
@@ -207,9 +211,10 @@ subjects: [{kind: ServiceAccount, name: ${UPGRADER}, namespace: kube-system}]
 }
 
 /**
- * The credential workers use to drain and uncordon themselves during upgrades (they have no admin
- * credentials): a service account allowed to cordon, evict and take an upgrade slot, printed as
- * a kubeconfig (secret output). The token Secret is created once, so re-runs print the same text.
+ * The credential workers use to drain and uncordon themselves during upgrades, and to delete
+ * their drained Node object after their reset (they have no admin credentials): a service account
+ * allowed to cordon, evict, delete nodes and take an upgrade slot, printed as a kubeconfig (secret
+ * output). The token Secret is created once, so re-runs print the same text.
  */
 export function renderUpgraderStep(model: ClusterModel, host: HostModel): string {
   const server = `https://${controlPlaneEndpoint(model)}`;
@@ -245,16 +250,11 @@ export function joinSecrets(host: HostModel): JoinSecret[] {
 }
 
 /**
- * Makes sure a node can join now, however long after init: the bootstrap token exists and is
- * valid for 24 more hours (a Secret applied from stdin; extending it never breaks a join in
- * progress), and for a control plane the stored ClusterConfiguration is current and the
- * certificates are uploaded under the configured key (kubeadm deletes them after 2 hours).
- * Runs on the first control plane; owned by the joining node, so adding a node adds only its own
- * steps. Its delete (after the node's reset) removes the Node object of a drained node.
+ * Applies the bootstrap token from stdin as a Secret valid for 24 more hours (extending it never
+ * breaks a join in progress). Needs the "core" section and bootstrap_token read from stdin.
  */
-export function renderAdmitStep(model: ClusterModel, node: HostModel, first: HostModel): { script: string; deleteScript: string } {
-  const body = [
-    kubeadmFunctions("core", ...(node.isControlPlane ? (["secrets"] as const) : [])),
+function bootstrapTokenLines(): string[] {
+  return [
     "kop_wait_for_api 300",
     SECRETS_FROM_STDIN,
     'token_id=${SECRET_bootstrap_token%%.*} token_secret=${SECRET_bootstrap_token#*.}',
@@ -279,6 +279,18 @@ data:
 KOP_TOKEN`,
     `kop_log "bootstrap token $token_id is valid until $expires"`,
   ];
+}
+
+/**
+ * Makes sure a node can join now, however long after init: the bootstrap token exists and is
+ * valid for 24 more hours (a Secret applied from stdin; extending it never breaks a join in
+ * progress), and for a control plane the stored ClusterConfiguration is current and the
+ * certificates are uploaded under the configured key (kubeadm deletes them after 2 hours).
+ * Runs on the first control plane; owned by the joining node, so adding a node adds only its own
+ * steps. Its delete (after the node's reset) removes the Node object of a drained node.
+ */
+export function renderAdmitStep(model: ClusterModel, node: HostModel, first: HostModel): { script: string; deleteScript: string } {
+  const body = [kubeadmFunctions("core", ...(node.isControlPlane ? (["secrets"] as const) : [])), ...bootstrapTokenLines()];
   if (node.isControlPlane) {
     body.push(
       "# The joining control plane reads the ClusterConfiguration from the cluster: make it current (certSANs).",
@@ -287,21 +299,22 @@ KOP_TOKEN`,
       `printf '%s\\n' "$config" | kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config /dev/stdin`,
     );
   }
-  const deleteBody = [
-    kubeadmFunctions("core"),
-    `node=${shQuote(node.name)}`,
-    'if ! kop_kubectl get node "$node" >/dev/null 2>&1; then kop_log "node $node is not registered"; exit 0; fi',
-    // Only a drained node goes: the drain (the node step's delete) runs before this one.
-    `if [ "$(kop_kubectl get node "$node" -o jsonpath='{.spec.unschedulable}')" != true ]; then`,
-    '  kop_log "node $node is schedulable, so it was not drained for removal: its Node object stays"',
-    "  exit 0",
-    "fi",
-    'kop_kubectl delete node "$node" --ignore-not-found',
-  ];
+  // Only a drained node goes: the drain (the node step's delete) runs before this one.
+  const deleteBody = [kubeadmFunctions("core"), ...nodeObjectRemovalLines(node)];
   return {
     script: script(`admit ${node.name} to the cluster (on ${first.name})`, body.join("\n"), node.isControlPlane ? ["bootstrap_token", "certificate_key"] : ["bootstrap_token"]),
     deleteScript: script(`delete the Node object of ${node.name} (on ${first.name})`, deleteBody.join("\n")),
   };
+}
+
+/**
+ * One step on the first control plane for all workers: the bootstrap token is valid for 24 more
+ * hours. Its script names the workers, so adding (or removing) workers re-runs it right before
+ * the new ones join, however long after init. Nothing to undo: the token expires by itself.
+ */
+export function renderWorkerAdmissionStep(model: ClusterModel, first: HostModel): string {
+  const body = [`# workers: ${model.workers.map((w) => w.name).join(" ")}`, kubeadmFunctions("core"), ...bootstrapTokenLines()];
+  return script(`a valid bootstrap token for the workers of ${model.name} (on ${first.name})`, body.join("\n"), ["bootstrap_token"]);
 }
 
 /**
@@ -310,11 +323,21 @@ KOP_TOKEN`,
  * is reset and retried (for external etcd, the etcd client certificates are kept).
  */
 export function renderJoinStep(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
-  const done = "$KOP_STATE/kubeadm-join.done";
-  const keep = model.etcd.topology === "external" && host.isControlPlane ? ["/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.key"] : [];
   const body = [
     kubeadmFunctions("state", "core", "secrets", "join", ...(host.isControlPlane ? (["images"] as const) : [])),
-    `if [ -f "${done}" ]; then kop_log "${host.name} has joined"; exit 0; fi`,
+    `if [ -f "${JOIN_DONE}" ]; then kop_log "${host.name} has joined"; exit 0; fi`,
+    ...joinCommands(model, host),
+  ];
+  return {
+    script: script(`kubeadm join ${host.name}${host.isControlPlane ? " as a control plane" : ""}`, body.join("\n"), joinSecrets(host)),
+    deleteScript: teardown(model, host, `reset ${host.name} and clean it for a fresh join`),
+  };
+}
+
+/** The join itself (sections "state", "core", "secrets", "join", and "images" for a control plane), ending with the join's done mark. */
+export function joinCommands(model: ClusterModel, host: HostModel): string[] {
+  const keep = model.etcd.topology === "external" && host.isControlPlane ? ["/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.key"] : [];
+  return [
     `kop_wait_for_control_plane_version ${shQuote(controlPlaneEndpoint(model))}`,
     `if [ -e /etc/kubernetes/kubelet.conf ] || [ -e /etc/kubernetes/manifests/kube-apiserver.yaml ]; then`,
     `  kop_log "an earlier join did not finish: resetting ${host.name} before joining again"`,
@@ -324,12 +347,24 @@ export function renderJoinStep(model: ClusterModel, host: HostModel): { script: 
     `config=$(kop_fill_secrets ${joinSecrets(host).join(" ")} <${JOIN_CONFIG})`,
     `printf '%s\\n' "$config" | kubeadm join --config /dev/stdin || kop_fail "kubeadm join failed (its output is above); run pulumi up again to retry"`,
     `mkdir -p "$KOP_STATE" && cp ${CONVERGE_DIGEST} "$KOP_STATE/kubeadm-config.applied"`,
-    `touch "${done}"`,
+    `touch "${JOIN_DONE}"`,
   ].filter(Boolean);
-  return {
-    script: script(`kubeadm join ${host.name}${host.isControlPlane ? " as a control plane" : ""}`, body.join("\n"), joinSecrets(host)),
-    deleteScript: teardown(model, host, `reset ${host.name} and clean it for a fresh join`),
-  };
+}
+
+/**
+ * Deletes the Node object of a node that was drained for removal (a schedulable node was not
+ * drained, so it stays). Needs the "core" section; runs wherever kubectl has credentials.
+ */
+export function nodeObjectRemovalLines(node: HostModel): string[] {
+  return [
+    `node=${shQuote(node.name)}`,
+    'if ! kop_kubectl get node "$node" >/dev/null 2>&1; then kop_log "node $node is not registered"; exit 0; fi',
+    `if [ "$(kop_kubectl get node "$node" -o jsonpath='{.spec.unschedulable}')" != true ]; then`,
+    '  kop_log "node $node is schedulable, so it was not drained for removal: its Node object stays"',
+    "  exit 0",
+    "fi",
+    'kop_kubectl delete node "$node" --ignore-not-found',
+  ];
 }
 
 /**

@@ -9,9 +9,9 @@ import { script, shQuote } from "../remote/shell";
  * The ordered upgrade steps. They own the Kubernetes version (and package repository) of every
  * node after its first install, and re-apply the cluster configuration when it changes: the first
  * control plane runs `kubeadm upgrade apply`, the other control planes `kubeadm upgrade node` one
- * at a time, then the workers at most cluster:lifecycle.upgradeBatchSize at once. Each step checks
- * what its node runs and does nothing when that is already the target, so at cluster creation and
- * on unrelated changes they are no-ops.
+ * at a time, then the workers (in their kubeadm-join step) at most cluster:lifecycle.upgradeBatchSize
+ * at once. Each checks what its node runs and does nothing when that is already the target, so at
+ * cluster creation and on unrelated changes they are no-ops.
  */
 
 /** How long a worker may wait for an upgrade slot before its step fails. */
@@ -86,21 +86,19 @@ export function renderControlPlaneUpgrade(model: ClusterModel, host: HostModel, 
 }
 
 /**
- * A worker: kubeadm, `kubeadm upgrade node` (its kubelet configuration), then, holding one of the
- * upgrade slots, drain itself, kubelet and kubectl, restart, uncordon. Workers have no admin
- * credentials: they use the node-upgrader service account, read from stdin.
+ * A worker's upgrade, the end of its kubeadm-join step (components/workers/join.ts): kubeadm,
+ * `kubeadm upgrade node` (its kubelet configuration), then, holding one of the upgrade slots,
+ * drain itself, kubelet and kubectl, restart, uncordon. Needs APT_FUNCTIONS and the "state",
+ * "core" and "upgrade" sections, with kubectl on the node-upgrader credentials (workers have no
+ * admin credentials). Ends the script when the worker is current.
  */
-export function renderWorkerUpgrade(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string {
+export function workerUpgradeLines(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string[] {
   const digest = convergeDigest(model, "worker", external);
-  const body = [
-    APT_FUNCTIONS,
-    kubeadmFunctions("state", "core", "upgrade"),
+  return [
     ...targetVersion(model),
     ...repositoryAndKubeadm(model),
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
     `if [ "$applied" = ${shQuote(digest)} ] && [ "$(kop_kubelet_version)" = "$target" ] && kop_apt_installed "kubectl=$package"; then exit 0; fi`,
-    "# No admin credentials on a worker: kubectl uses the node-upgrader kubeconfig from stdin.",
-    "KOP_KUBECONFIG_SECRET=SECRET_node_upgrader_kubeconfig",
     "kubelet_config=$(sha256sum /var/lib/kubelet/config.yaml 2>/dev/null || true)",
     'kubeadm upgrade node || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"',
     `if [ "$(kop_kubelet_version)" != "$target" ] || ! kop_apt_installed "kubectl=$package"; then`,
@@ -112,5 +110,4 @@ export function renderWorkerUpgrade(model: ClusterModel, host: HostModel, extern
     "fi",
     `mkdir -p "$KOP_STATE" && printf '%s\\n' ${shQuote(digest)} >${APPLIED}`,
   ];
-  return script(`upgrade worker ${host.name} to Kubernetes ${model.kubernetes.version}`, body.join("\n"), ["node_upgrader_kubeconfig"]);
 }

@@ -1,45 +1,77 @@
 import type { ClusterModel } from "../config";
 import { externalEtcd } from "../etcd/plan";
+import { hostsFileId } from "../host/plan";
+import { kubePackagesId } from "../kube-packages/plan";
 import {
+  caHashId,
   configStep,
-  joiningNodeSteps,
   joinId,
+  kubeadmConfigId,
   kubeadmInitId,
   lastControlPlaneJoinId,
   lastControlPlaneUpgradeId,
-  NODE_UPGRADER_KUBECONFIG,
+  nodeStep,
   nodeUpgraderId,
   TIMEOUTS,
-  upgradeId,
+  workerAdmissionId,
 } from "../kubeadm/node-plan";
-import { renderWorkerUpgrade } from "../lifecycle/upgrade";
+import { renderWorkerAdmissionStep } from "../kubeadm/steps";
 import type { LayerPlan } from "../plan";
 import type { StepSpec } from "../remote/step";
+import { renderWorkerJoinStep, WORKER_JOIN_SECRETS } from "./join";
 
 /**
- * Workers join in parallel, each needing only the init and its own packages. A worker's drain
- * step waits for the last control plane's join, so on removal or destroy every worker is
- * drained while all control planes are still there. Upgrades wait for the control planes and
- * then take upgrade slots at run time, so the graph's depth does not grow with the workers.
+ * Each worker has two kubeadm steps besides its configuration: its join, which also keeps it at
+ * the cluster's version (upgrades take upgrade slots at run time, so the graph's depth does not
+ * grow with the workers), and its node step on the first control plane (labels and taints; its
+ * delete drains the worker before the join's delete resets it). The join waits for every control
+ * plane and their upgrades, so on removal or destroy every worker is drained and reset while all
+ * control planes are still there. One admission step on the first control plane keeps the
+ * bootstrap token valid for all of them.
  */
 export function planWorkers(model: ClusterModel): LayerPlan {
+  if (model.workers.length === 0) return { steps: [] };
   const layer = "workers" as const;
   const first = model.controlPlanes[0];
   const external = externalEtcd(model);
-  const steps: StepSpec[] = model.workers.flatMap((w): StepSpec[] => [
-    configStep(model, w, layer, external),
-    ...joiningNodeSteps(model, w, { layer, after: kubeadmInitId(first.name), nodeAfter: [lastControlPlaneJoinId(model)] }),
-    {
-      id: upgradeId(w.name),
-      host: w.name,
-      layer,
-      description: `kubeadm upgrade node to ${model.kubernetes.version}, then kubelet while holding one of ${model.lifecycle.upgradeBatchSize} upgrade slot(s) (no-op when current)`,
-      script: renderWorkerUpgrade(model, w, external),
-      files: [],
-      needs: [joinId(w.name), lastControlPlaneUpgradeId(model), nodeUpgraderId(first.name)],
-      secrets: [NODE_UPGRADER_KUBECONFIG],
-      timeouts: TIMEOUTS.workerUpgrade,
-    },
-  ]);
-  return { steps };
+  const admission: StepSpec = {
+    id: workerAdmissionId(first.name),
+    host: first.name,
+    layer,
+    description: "a valid bootstrap token for the workers' joins; re-runs when the set of workers changes",
+    script: renderWorkerAdmissionStep(model, first),
+    files: [],
+    needs: [kubeadmInitId(first.name)],
+    secrets: ["bootstrap_token"],
+    timeouts: TIMEOUTS.small,
+  };
+  const steps: StepSpec[] = model.workers.flatMap((w): StepSpec[] => {
+    const join = renderWorkerJoinStep(model, w, external);
+    return [
+      configStep(model, w, layer, external),
+      {
+        id: joinId(w.name),
+        host: w.name,
+        layer,
+        description: `kubeadm join, then kubeadm upgrade node and kubelet to ${model.kubernetes.version} while holding one of ${model.lifecycle.upgradeBatchSize} upgrade slot(s) (no-op when current); its delete resets the node and deletes its drained Node object`,
+        script: join.script,
+        deleteScript: join.deleteScript,
+        files: [],
+        needs: [
+          kubeadmConfigId(w.name),
+          kubePackagesId(w.name),
+          hostsFileId(w.name),
+          admission.id,
+          caHashId(first.name),
+          nodeUpgraderId(first.name),
+          lastControlPlaneUpgradeId(model),
+        ],
+        secrets: WORKER_JOIN_SECRETS,
+        units: ["kubelet.service"],
+        timeouts: { ...TIMEOUTS.workerUpgrade, delete: TIMEOUTS.join.delete },
+      },
+      nodeStep(model, w, layer, [lastControlPlaneJoinId(model)]),
+    ];
+  });
+  return { steps: [admission, ...steps] };
 }

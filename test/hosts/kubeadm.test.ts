@@ -1,5 +1,5 @@
 /**
- * Hosts tier for the kubeadm layers: the init, join, admit, drain, label, upgrade and teardown
+ * Hosts tier for the kubeadm layers: the init, join, admission, drain, label, upgrade and teardown
  * scripts run over SSH on real Debian 12 test hosts, in the order the engine runs them.
  *
  * The real kubeadm, kubectl and crictl cannot be downloaded here. Stand-ins
@@ -134,10 +134,10 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
     await apply(step(v, "cp1/node-labels"));
   });
 
-  it("a worker joins: a 24-hour token applied from stdin on cp1 first, then kubeadm join with the CA hash", async () => {
+  it("a worker joins: a 24-hour token applied from stdin on cp1 first, then kubeadm join with the CA hash; the node is current, so no upgrade", async () => {
     const v = "1.29.13";
     await apply(step(v, "w1/kubeadm-config"));
-    await apply(step(v, "w1/admit"));
+    await apply(step(v, "cp1/worker-admission"));
     const token = await stdinOf("cp1", "apply");
     expect(token).toContain("type: bootstrap.kubernetes.io/token");
     expect(token).toContain("name: bootstrap-token-kop123");
@@ -149,6 +149,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
 
     await apply(step(v, "w1/kubeadm-join"));
     expect(await calls("w1")).toContain("kubeadm join --config /dev/stdin");
+    expect((await calls("w1")).filter((l) => l.startsWith("kubeadm upgrade") || l.includes("drain"))).toEqual([]);
     const join = await stdinOf("w1", "join");
     expect(join).toContain(`token: ${SECRETS.bootstrap_token}`);
     expect(join).toContain(`- ${SECRETS.ca_cert_hash}`);
@@ -189,7 +190,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
       for (const secret of [SECRETS.bootstrap_token, "0123456789abcdef", SECRETS.certificate_key, SECRETS.ca_cert_hash]) expect(log).not.toContain(secret);
     }
     const counts = await Promise.all(HOSTS.map(async (h) => (await calls(h)).filter((l) => /^kubeadm (init --|join)/.test(l)).length));
-    for (const id of ["cp1/kubeadm-init", "w1/kubeadm-join", "cp2/kubeadm-join", "w1/node"]) await apply(step(v, id));
+    for (const id of ["cp1/kubeadm-init", "cp1/worker-admission", "w1/kubeadm-join", "cp2/kubeadm-join", "w1/node"]) await apply(step(v, id));
     const after = await Promise.all(HOSTS.map(async (h) => (await calls(h)).filter((l) => /^kubeadm (init --|join)/.test(l)).length));
     expect(after).toEqual(counts);
   });
@@ -237,7 +238,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
     expect(await sh("cp2", "cat /etc/kubernetes/manifests/kube-apiserver.yaml")).toBe("image: registry.example/kube-apiserver:v1.29.14");
 
     await apply(step(v, "w1/kubeadm-config"));
-    await applyStep(env, step(v, "w1/kubeadm-upgrade"), { secrets: SECRETS });
+    await apply(step(v, "w1/kubeadm-join"));
     const w1 = await calls("w1");
     const pipe = /^kubectl \[pipe:[0-9a-f]{12}\] /;
     const kubectlCalls = w1.filter((l) => l.startsWith("kubectl "));
@@ -252,14 +253,14 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
 
   it("a second run of the upgrade steps changes nothing", async () => {
     const before = await Promise.all(HOSTS.map(async (h) => (await calls(h)).filter((l) => /^kubeadm (upgrade|init phase)|drain/.test(l)).length));
-    for (const id of ["cp1/kubeadm-upgrade", "cp2/kubeadm-upgrade", "w1/kubeadm-upgrade"]) await apply(step("1.29.14", id));
+    for (const id of ["cp1/kubeadm-upgrade", "cp2/kubeadm-upgrade", "w1/kubeadm-join"]) await apply(step("1.29.14", id));
     const after = await Promise.all(HOSTS.map(async (h) => (await calls(h)).filter((l) => /^kubeadm (upgrade|init phase)|drain/.test(l)).length));
     expect(after).toEqual(before);
   });
 
   it("minor upgrade 1.29.14 -> 1.30.10 switches every node to the v1.30 repository", async () => {
     const v = "1.30.10";
-    for (const id of ["cp1/kubeadm-config", "cp1/kubeadm-upgrade", "cp2/kubeadm-config", "cp2/kubeadm-upgrade", "w1/kubeadm-config", "w1/kubeadm-upgrade"]) await apply(step(v, id));
+    for (const id of ["cp1/kubeadm-config", "cp1/kubeadm-upgrade", "cp2/kubeadm-config", "cp2/kubeadm-upgrade", "w1/kubeadm-config", "w1/kubeadm-join"]) await apply(step(v, id));
     for (const host of HOSTS) {
       expect(await sh(host, "cat /etc/apt/sources.list.d/kubernetes.list")).toContain(`${repo.baseUrl}/v1.30/deb/ /`);
       expect(await sh(host, "kubeadm version -o short; kubelet --version")).toBe("v1.30.10\nKubernetes v1.30.10");
@@ -299,7 +300,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
     await fakeApi("cp1", "rm $S/drain-blocked; rm -f $S/nodes/w1/unschedulable");
   });
 
-  it("removing the worker: drained on cp1, reset and cleaned on w1 (host rules kept), then its Node object deleted", async () => {
+  it("removing the worker: drained on cp1, reset and cleaned on w1 (host rules kept), then its Node object deleted from w1 with the node-upgrader credential", async () => {
     const v = "1.30.10";
     await sh(
       "w1",
@@ -311,20 +312,24 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
       ].join("\n"),
     );
     const before = (await calls("cp1")).length;
+    const beforeW1 = (await calls("w1")).length;
     await apply(step(v, "w1/node"), "delete");
+    expect((await calls("cp1")).slice(before)).toContain("kubectl [file:/etc/kubernetes/admin.conf] drain w1 --ignore-daemonsets --delete-emptydir-data --force --timeout=60s");
+    // The stand-in API is per host: play the shared API server, in which w1 is now cordoned.
+    await fakeApi("w1", "echo true >$S/nodes/w1/unschedulable");
     await apply(step(v, "w1/kubeadm-join"), "delete");
-    await apply(step(v, "w1/admit"), "delete");
-    const cp1 = (await calls("cp1")).slice(before);
-    expect(cp1).toContain("kubectl [file:/etc/kubernetes/admin.conf] drain w1 --ignore-daemonsets --delete-emptydir-data --force --timeout=60s");
-    expect(cp1.indexOf("kubectl [file:/etc/kubernetes/admin.conf] delete node w1 --ignore-not-found")).toBeGreaterThan(cp1.findIndex((l) => l.includes("drain w1")));
-    expect((await calls("w1")).some((l) => l === "kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock")).toBe(true);
+    const w1 = (await calls("w1")).slice(beforeW1);
+    const reset = w1.indexOf("kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock");
+    expect(reset).toBeGreaterThanOrEqual(0);
+    expect(w1.findIndex((l) => /^kubectl \[pipe:[0-9a-f]{12}\] delete node w1 --ignore-not-found$/.test(l)), w1.join("\n")).toBeGreaterThan(reset);
+    expect(await fakeApi("w1", "ls $S/nodes")).not.toContain("w1");
+    await fakeApi("cp1", "rm -rf $S/nodes/w1");
     expect(await sh("w1", "ip -o link show | grep -cE 'cni0|flannel|cali' || true")).toBe("0");
     const rules = await sh("w1", "iptables-save");
     expect(rules).not.toContain("KUBE-");
     expect(rules).toContain("-A INPUT -s 192.0.2.1/32 -j HOST-OWN");
     expect(await sh("w1", "ls -d /etc/kubernetes /var/lib/kubelet /etc/cni/net.d 2>/dev/null || true")).toBe("");
     expect(await sh("w1", "ls /var/lib/kubeadm-on-pulumi | grep -E 'kubeadm-(join|init)|kubeadm-config' || true")).toBe("");
-    expect(await fakeApi("cp1", "ls $S/nodes")).toBe("cp1\ncp2");
     // The host is ready for a fresh join: the packages step's delete then removes the packages.
     await apply(step(v, "w1/kube-packages"), "delete");
     expect(await sh("w1", "dpkg-query -W kubeadm kubelet kubectl 2>&1 | grep -c 'no packages found' || true")).toBe("3");

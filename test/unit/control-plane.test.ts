@@ -60,7 +60,7 @@ async function preview(before: ClusterModel, after: ClusterModel): Promise<Previ
   };
 }
 
-const KUBEADM_STEP = /\/(kubeadm-config|kubeadm-init|cluster-ca-hash|admin-kubeconfig|node-upgrader|admit|kubeadm-join|node|node-labels|kubeadm-upgrade)$/;
+const KUBEADM_STEP = /\/(kubeadm-config|kubeadm-init|cluster-ca-hash|admin-kubeconfig|node-upgrader|admit|worker-admission|kubeadm-join|node|node-labels|kubeadm-upgrade)$/;
 /** Steps ("<owner>/<step>") and the guard; the drift layer's per-file resources ("<host>/etc/...") follow their step. */
 const stepsOnly = (names: string[]) => names.filter((n) => /^[^/]+\/[^/]+$/.test(n) || n === "lifecycle-guard");
 const kubeadmOnly = (names: string[]) => names.filter((n) => KUBEADM_STEP.test(n) || n === "lifecycle-guard");
@@ -89,25 +89,28 @@ describe("kubeadm ordering under Pulumi mocks", () => {
     expect(graph.ancestorsOf("cp2/kubeadm-join")).not.toContain("cp3/kubeadm-join");
   });
 
-  it("joins workers in parallel: each needs only the init and its own steps", async () => {
+  it("joins workers in parallel, once the control planes are joined and at the cluster's version", async () => {
     const graph = await graphOf(model(haSection(3)));
     for (const w of ["w1", "w2", "w3"]) {
       expect(stepsOnly(graph.dependenciesOf(`${w}/kubeadm-join`)).sort()).toEqual(
-        [`${w}/node-prep`, `${w}/admit`, "cp1/cluster-ca-hash", "lifecycle-guard"].sort(),
+        [`${w}/node-prep`, "cp1/worker-admission", "cp1/cluster-ca-hash", "cp1/node-upgrader", "cp3/kubeadm-upgrade", "lifecycle-guard"].sort(),
       );
-      expect(stepsOnly(graph.dependenciesOf(`${w}/admit`)).sort()).toEqual(["cp1/kubeadm-init", "lifecycle-guard"]);
+      expect(stepsOnly(graph.dependenciesOf("cp1/worker-admission")).sort()).toEqual(["cp1/kubeadm-init", "lifecycle-guard"]);
       const ancestors = [...graph.ancestorsOf(`${w}/kubeadm-join`)];
-      expect(ancestors.filter((a) => /^(cp2|cp3)\//.test(a))).toEqual([]);
+      expect(ancestors).toEqual(expect.arrayContaining(["cp2/kubeadm-join", "cp3/kubeadm-join", "cp1/kubeadm-upgrade", "cp2/kubeadm-upgrade"]));
       expect(ancestors.filter((a) => /^w\d\//.test(a) && !a.startsWith(`${w}/`))).toEqual([]);
     }
+    // Two kubeadm resources per worker (its configuration is a node-prep part) and one admission for all of them.
+    expect(graph.custom.filter((r) => r.name.startsWith("w1/") && KUBEADM_STEP.test(r.name)).map((r) => r.name).sort()).toEqual(["w1/kubeadm-join", "w1/node"]);
+    expect(graph.custom.filter((r) => r.name.endsWith("/admit")).map((r) => r.name).sort()).toEqual(["cp2/admit", "cp3/admit"]);
   });
 
   it("drains workers while every control plane is still there: their drain steps wait for the last control-plane join", async () => {
     const graph = await graphOf(model(haSection(2)));
     expect(graph.dependenciesOf("w1/node")).toEqual(expect.arrayContaining(["w1/kubeadm-join", "cp3/kubeadm-join"]));
     expect(graph.dependenciesOf("cp3/node")).toContain("cp3/kubeadm-join");
-    // On removal the engine deletes dependents first: drain (node), then reset (join), then the Node object (admit).
-    expect(graph.dependenciesOf("w1/kubeadm-join")).toContain("w1/admit");
+    // On removal the engine deletes dependents first: drain (node), then reset and the Node object (join).
+    expect(graph.dependenciesOf("cp2/kubeadm-join")).toContain("cp2/admit");
   });
 
   it("makes every kubeadm step wait for the lifecycle guard", async () => {
@@ -122,9 +125,10 @@ describe("kubeadm ordering under Pulumi mocks", () => {
     const graph = await graphOf(model(haSection(3)));
     expect(graph.dependenciesOf("cp2/kubeadm-upgrade")).toContain("cp1/kubeadm-upgrade");
     expect(graph.dependenciesOf("cp3/kubeadm-upgrade")).toContain("cp2/kubeadm-upgrade");
+    // A worker's upgrade is the end of its join step.
     for (const w of ["w1", "w2", "w3"]) {
-      expect(graph.dependenciesOf(`${w}/kubeadm-upgrade`)).toEqual(expect.arrayContaining(["cp3/kubeadm-upgrade", `${w}/kubeadm-join`, "cp1/node-upgrader"]));
-      expect([...graph.ancestorsOf(`${w}/kubeadm-upgrade`)].filter((a) => /^w\d\//.test(a) && !a.startsWith(`${w}/`))).toEqual([]);
+      expect(graph.dependenciesOf(`${w}/kubeadm-join`)).toEqual(expect.arrayContaining(["cp3/kubeadm-upgrade", "cp1/node-upgrader"]));
+      expect(command(graph, `${w}/kubeadm-join`, "create")).toContain(`kop_slot_acquire '${w}'`);
     }
   });
 
@@ -139,11 +143,11 @@ describe("kubeadm ordering under Pulumi mocks", () => {
 });
 
 describe("what pulumi preview plans for lifecycle changes", () => {
-  it("adding a worker: only that worker's resources", async () => {
+  it("adding a worker: that worker's resources, and the workers' bootstrap token made valid for 24 hours again", async () => {
     const plan = await preview(model(haSection(3)), model(haSection(4)));
-    expect(plan.update).toEqual([]);
+    expect(plan.update).toEqual(["cp1/worker-admission"]);
     expect(plan.delete).toEqual([]);
-    expect(kubeadmOnly(plan.create)).toEqual(["w4/admit", "w4/kubeadm-config", "w4/kubeadm-join", "w4/kubeadm-upgrade", "w4/node"]);
+    expect(kubeadmOnly(plan.create)).toEqual(["w4/kubeadm-config", "w4/kubeadm-join", "w4/node"]);
     expect(plan.create.every((n) => n.startsWith("w4/"))).toBe(true);
   });
 
@@ -178,23 +182,28 @@ describe("what pulumi preview plans for lifecycle changes", () => {
   it("removing a worker: only its resources go, and their deletes drain, reset and delete the Node object", async () => {
     const before = await graphOf(model(haSection(3)));
     const plan = await preview(model(haSection(3)), model(haSection(2)));
-    expect(plan.update).toEqual([]);
+    expect(plan.update).toEqual(["cp1/worker-admission"]);
     expect(plan.create).toEqual([]);
     expect(plan.delete.every((n) => n.startsWith("w3/"))).toBe(true);
-    expect(kubeadmOnly(plan.delete)).toEqual(["w3/admit", "w3/kubeadm-config", "w3/kubeadm-join", "w3/kubeadm-upgrade", "w3/node"]);
+    expect(kubeadmOnly(plan.delete)).toEqual(["w3/kubeadm-config", "w3/kubeadm-join", "w3/node"]);
     expect(command(before, "w3/node", "delete")).toContain("kop_drain_for_removal 'w3' 300");
-    expect(command(before, "w3/kubeadm-join", "delete")).toContain("kop_teardown 'unix:///run/containerd/containerd.sock' ''");
-    expect(command(before, "w3/admit", "delete")).toContain('kop_kubectl delete node "$node" --ignore-not-found');
+    const reset = command(before, "w3/kubeadm-join", "delete");
+    expect(reset).toContain("kop_teardown 'unix:///run/containerd/containerd.sock' ''");
+    expect(reset.indexOf('kop_kubectl delete node "$node" --ignore-not-found')).toBeGreaterThan(reset.indexOf("kop_teardown '"));
+    expect(reset).toContain("KOP_KUBECONFIG_SECRET=SECRET_node_upgrader_kubeconfig");
   });
 
   it("a version bump: the guard, the upgrade steps and the kubeadm config files; the package parts leave installed packages; nothing joins, resets or drains", async () => {
     const plan = await preview(model(haSection(2)), model(withVersion(haSection(2), "1.30.9")));
     expect(plan.create).toEqual([]);
     expect(plan.delete).toEqual([]);
+    const upgrade = (n: string) => (n.startsWith("w") ? `${n}/kubeadm-join` : `${n}/kubeadm-upgrade`);
     const nodes = ["cp1", "cp2", "cp3", "w1", "w2"];
-    expect(stepsOnly(plan.update)).toEqual(
-      [...nodes.flatMap((n) => [`${n}/kube-packages`, `${n}/kubeadm-config`, `${n}/kubeadm-upgrade`]), "lifecycle-guard"].sort(),
-    );
+    expect(stepsOnly(plan.update)).toEqual([...nodes.flatMap((n) => [`${n}/kube-packages`, `${n}/kubeadm-config`, upgrade(n)]), "lifecycle-guard"].sort());
+    // A worker's join re-runs in place for its upgrade: the join is done once, and the reset (its delete) is unchanged.
+    const before = await graphOf(model(haSection(2)));
+    expect(command(plan.after, "w1/kubeadm-join", "delete")).toBe(command(before, "w1/kubeadm-join", "delete"));
+    expect(command(plan.after, "w1/kubeadm-join", "create")).toMatch(/if \[ -f "\$KOP_STATE\/kubeadm-join.done" \]; then\n\s*kop_log "w1 has joined"\nelse/);
     // The package part re-runs inside node-prep, but installs only where kubeadm, kubelet and kubectl are missing.
     const prep = command(plan.after, "w1/node-prep", "create");
     const packages = prep.slice(prep.indexOf("kop_part 'kube-packages'"));
@@ -204,8 +213,8 @@ describe("what pulumi preview plans for lifecycle changes", () => {
 
   it("crossing to kubeadm v1beta4 (1.30 -> 1.31) also rewrites the workers' join.yaml, still without re-running a join", async () => {
     const plan = await preview(model(withVersion(haSection(1), "1.30.9")), model(withVersion(haSection(1), "1.31.4")));
-    expect(kubeadmOnly(plan.update).filter((n) => n.startsWith("w1/"))).toEqual(["w1/kubeadm-config", "w1/kubeadm-upgrade"]);
-    expect(plan.update.filter((n) => /kubeadm-(init|join)$|\/(admit|node)$/.test(n))).toEqual([]);
+    expect(kubeadmOnly(plan.update).filter((n) => n.startsWith("w1/"))).toEqual(["w1/kubeadm-config", "w1/kubeadm-join"]);
+    expect(plan.update.filter((n) => /kubeadm-init$|cp\d\/kubeadm-join$|\/(admit|node)$/.test(n))).toEqual([]);
   });
 
   it("an image mirror change: the control planes' kubeadm.yaml and upgrade steps, and the runtime's sandbox image; workers' kubeadm steps stay", async () => {
@@ -222,7 +231,7 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     const mirror = haSection(1);
     mirror.mirrors = { kubernetesPackages: "https://mirror.example.com/kubernetes" };
     const plan = await preview(model(haSection(1)), model(mirror));
-    expect(stepsOnly(plan.update)).toEqual(["cp1", "cp2", "cp3", "w1"].flatMap((n) => [`${n}/kube-packages`, `${n}/kubeadm-upgrade`]));
+    expect(stepsOnly(plan.update)).toEqual(["cp1", "cp2", "cp3", "w1"].flatMap((n) => [`${n}/kube-packages`, `${n}/kubeadm-${n.startsWith("w") ? "join" : "upgrade"}`]));
   });
 
   it("keeps the bootstrap token and the certificate key out of every command and plain output", async () => {
@@ -235,7 +244,7 @@ describe("what pulumi preview plans for lifecycle changes", () => {
         expect(text.includes("mockedsecretvalue") || text.includes(key), `${r.name}.${field}`).toBe(false);
       }
     }
-    for (const name of ["cp1/kubeadm-init", "cp2/kubeadm-join", "w1/kubeadm-join", "w1/admit", "cp2/admit", "w1/kubeadm-upgrade"]) {
+    for (const name of ["cp1/kubeadm-init", "cp2/kubeadm-join", "w1/kubeadm-join", "cp1/worker-admission", "cp2/admit"]) {
       const r = graph.byName(name);
       expect(isSecretValue(r.inputs.stdin), name).toBe(true);
       expect(r.inputs.logging, name).toBe("none");

@@ -8,7 +8,8 @@ import { loadStackFile } from "../../components/config";
 import { renderKubePackages } from "../../components/kube-packages/plan";
 import { certificateExpiryCommands } from "../../components/lifecycle/certs";
 import { lifecycleChangeFailures, lifecycleGuardProvider, membershipState, type MembershipState } from "../../components/lifecycle/guard";
-import { renderControlPlaneUpgrade, renderFirstControlPlaneUpgrade, renderWorkerUpgrade } from "../../components/lifecycle/upgrade";
+import { renderControlPlaneUpgrade, renderFirstControlPlaneUpgrade } from "../../components/lifecycle/upgrade";
+import { renderWorkerJoinStep } from "../../components/workers/join";
 import { haSection, model } from "./fixtures";
 
 const state = (over: Partial<MembershipState> = {}): MembershipState => ({
@@ -129,11 +130,14 @@ describe("upgrade steps", () => {
     const section = haSection(2);
     section.lifecycle = { upgradeBatchSize: 3, drainTimeoutSeconds: 120 };
     const batched = model(section);
-    const worker = renderWorkerUpgrade(batched, batched.hosts.find((h) => h.name === "w1")!, undefined);
+    const worker = renderWorkerJoinStep(batched, batched.hosts.find((h) => h.name === "w1")!, undefined).script;
     expect(worker).toContain("kop_slot_acquire 'w1' 3 10800");
     expect(worker).toContain("kop_upgrade_kubelet 'w1' \"$target\" \"$package\" 120");
     expect(worker).toContain("KOP_KUBECONFIG_SECRET=SECRET_node_upgrader_kubeconfig");
     expect(worker).toContain("kop_secret node_upgrader_kubeconfig");
+    // The upgrade follows the join (done once) in the worker's one kubeadm step.
+    expect(worker.indexOf("kubeadm join --config /dev/stdin")).toBeGreaterThan(0);
+    expect(worker.indexOf("kubeadm upgrade node")).toBeGreaterThan(worker.indexOf("kubeadm join --config /dev/stdin"));
   });
 });
 
