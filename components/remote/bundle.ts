@@ -32,32 +32,56 @@ const partName = (step: StepSpec) => step.id.slice(step.host.length + 1);
 /**
  * Function libraries every part's script repeats (the prelude; apt's). node-prep carries each
  * once, as data, and puts it back where a part had it just before the part runs: the parts
- * run exactly their own scripts, and node-prep is a third of their combined size.
+ * run exactly their own scripts. node-prep itself and its undo script run the prelude from
+ * that data too, and the undo script is written on the host from it (see undoWriter).
  */
 const SHARED_BLOCKS = [PRELUDE.trim(), APT_FUNCTIONS.trim()];
 const sharedMark = (i: number) => `# kop-shared-block ${i}`;
+/** Block i as bash data: `KOP_SHARED_i=$(cat <<'MARKER'`, the block, then MARKER and `)`. */
+const SHARED_DEFINITIONS = SHARED_BLOCKS.map((block, i) => {
+  const marker = heredocMarker(block + "\n");
+  return { block, variable: `KOP_SHARED_${i}`, head: `KOP_SHARED_${i}=$(cat <<'${marker}'\n`, tail: `${marker}\n)\n` };
+});
 
 /** A part's script with each shared block replaced by its mark (a comment line). */
 export function withoutSharedBlocks(text: string): string {
   return SHARED_BLOCKS.reduce((t, block, i) => t.split(block).join(sharedMark(i)), text);
 }
 
-/** The shared blocks as variables, and kop_expand to put them back (quoted: `&` is literal). */
-function sharedBlockDefinitions(): string {
-  const lines = SHARED_BLOCKS.map((block, i) => {
-    const marker = heredocMarker(block + "\n");
-    return `KOP_SHARED_${i}=$(cat <<'${marker}'\n${block}\n${marker}\n)`;
-  });
-  const expand = SHARED_BLOCKS.map((_, i) => `  t=\${t//"${sharedMark(i)}"/"$KOP_SHARED_${i}"}`);
-  return [
-    ...lines,
-    "# kop_expand TEXT: the part's script as written, shared blocks put back.",
-    "kop_expand() {",
-    "  local t=$1",
-    ...expand,
-    "  printf '%s\\n' \"$t\"",
-    "}",
-  ].join("\n");
+/**
+ * The shared blocks as variables, the prelude run from its variable (no second copy), and
+ * kop_expand to put the blocks back into a part (quoted: `&` is literal).
+ */
+const SHARED_LIBRARY = [
+  ...SHARED_DEFINITIONS.map((d) => d.head + d.block + "\n" + d.tail),
+  'eval "$KOP_SHARED_0"',
+  "# kop_expand TEXT: the part's script as written, shared blocks put back.",
+  "kop_expand() {",
+  "  local t=$1",
+  ...SHARED_BLOCKS.map((_, i) => `  t=\${t//"${sharedMark(i)}"/"$KOP_SHARED_${i}"}`),
+  "  printf '%s\\n' \"$t\"",
+  "}",
+].join("\n");
+
+/**
+ * Bash that writes `text` (a script that holds the shared blocks as data, see SHARED_LIBRARY)
+ * to `target`, each block's text taken from its variable in the running script instead of
+ * carried a second time: here-documents for the text in between, printf for the blocks.
+ */
+function undoWriter(text: string, target: string): string {
+  const lines: string[] = [];
+  let rest = text;
+  for (const d of SHARED_DEFINITIONS) {
+    const at = rest.indexOf(d.head + d.block + "\n" + d.tail);
+    if (at < 0) throw new Error(`node-prep: the undo script does not hold ${d.variable}`);
+    const before = rest.slice(0, at) + d.head;
+    const marker = heredocMarker(before);
+    lines.push(`cat <<'${marker}'\n${before}${marker}`, `printf '%s\\n' "$${d.variable}"`);
+    rest = rest.slice(at + d.head.length + d.block.length + 1);
+  }
+  const marker = heredocMarker(rest);
+  lines.push(`cat <<'${marker}'\n${rest}${marker}`);
+  return `{\n${lines.join("\n")}\n} >${target}`;
 }
 
 /** Runs one part's script in its own bash; skipped when applied and unchanged. */
@@ -109,26 +133,23 @@ export function renderNodePrep(host: string, parts: readonly StepSpec[]): { scri
     "#!/usr/bin/env bash",
     `# kubeadm-on-pulumi: undo the node preparation of ${host} (${[...parts].reverse().map(partName).join(", ")})`,
     "set -euo pipefail",
-    PRELUDE.trim(),
-    sharedBlockDefinitions(),
+    SHARED_LIBRARY,
     UNDO_FUNCTIONS,
     ...undoParts.map((p) => partCall(p, "delete")),
     `rm -rf ${PARTS_DIR} ${UNDO_DIR}/node-prep.sh`,
     `rmdir ${UNDO_DIR} /var/lib/kubeadm-on-pulumi 2>/dev/null || true`,
     "",
   ].join("\n");
-  const undoMarker = heredocMarker(undoScript);
   const script = [
     "#!/usr/bin/env bash",
     `# kubeadm-on-pulumi: node preparation of ${host}: ${names}`,
     "set -euo pipefail",
     "export DEBIAN_FRONTEND=noninteractive LC_ALL=C",
-    PRELUDE.trim(),
-    sharedBlockDefinitions(),
+    SHARED_LIBRARY,
     PART_FUNCTIONS,
     // First, the way back: if this run fails and Pulumi never records the step, the host still has it.
     `install -d -m 0700 ${UNDO_DIR}`,
-    `cat >${UNDO_DIR}/node-prep.sh <<'${undoMarker}'\n${undoScript}${undoMarker}`,
+    undoWriter(undoScript, `${UNDO_DIR}/node-prep.sh`),
     ...parts.map((p) => partCall(p, "script")),
     "",
   ].join("\n");

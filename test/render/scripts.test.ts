@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config";
 import { planCluster } from "../../components/plan";
-import { NODE_PREP_PARTS } from "../../components/remote/bundle";
+import { NODE_PREP_PARTS, renderNodePrep } from "../../components/remote/bundle";
+import type { StepSpec } from "../../components/remote/step";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { renderPlan } from "../../scripts/lib/render-plan";
@@ -27,12 +28,17 @@ describe("every rendered script, and every part of a node-prep, passes shellchec
       const manifest = renderPlan(loadStackFile(stack), out);
       const scripts = manifest.filter((e) => e.kind !== "file").map((e) => path.join(out, e.output));
       expect(scripts.length).toBeGreaterThan(0);
-      // node-prep carries its parts as here-documents, which shellcheck does not look into: check each part too.
+      // node-prep carries its parts, and writes its undo script, as here-documents, which shellcheck
+      // does not look into: check each part and each host's undo script too.
       const isPart = (id: string) => (NODE_PREP_PARTS as readonly string[]).includes(id.slice(id.indexOf("/") + 1));
-      const parts = planCluster(loadStackFile(stack)).steps.filter((step) => isPart(step.id)).flatMap((step) => [
+      const partSteps = planCluster(loadStackFile(stack)).steps.filter((step) => isPart(step.id));
+      const parts = partSteps.flatMap((step) => [
         [step.id, step.script],
         ...(step.deleteScript ? [[`${step.id}.delete`, step.deleteScript]] : []),
       ]);
+      const byHost = new Map<string, StepSpec[]>();
+      for (const step of partSteps) byHost.set(step.host, [...(byHost.get(step.host) ?? []), step]);
+      for (const [host, steps] of byHost) parts.push([`${host}/node-prep.undo`, renderNodePrep(host, steps).undoScript]);
       for (const [id, text] of parts) {
         const file = path.join(out, "parts", `${id.replace(/\//g, "__")}.sh`);
         fs.mkdirSync(path.dirname(file), { recursive: true });
