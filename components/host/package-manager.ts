@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { libraryText } from "../remote/shell";
 
 /**
  * The package-manager family of a host, as bash snippets. Scripts stay family-neutral
@@ -64,8 +65,8 @@ export const apt: PackageManager = {
     `kop_restore /etc/apt/sources.list.d/${name}.list\nkop_restore /etc/apt/keyrings/${name}.asc`,
 };
 
-/** Shell functions the apt snippets rely on. */
-export const APT_FUNCTIONS = fs.readFileSync(path.join(__dirname, "apt.sh"), "utf8").trim();
+/** Shell functions the apt snippets rely on (apt.sh, as libraryText carries it). */
+export const APT_FUNCTIONS = libraryText(fs.readFileSync(path.join(__dirname, "apt.sh"), "utf8")).trim();
 
 export function packageManagerFor(family: PackageManager["family"]): PackageManager {
   switch (family) {

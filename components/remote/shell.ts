@@ -21,8 +21,25 @@ export interface RenderedFile {
   secret?: { name: string };
 }
 
-/** Shell functions every generated script starts with (see prelude.sh). */
-export const PRELUDE = fs.readFileSync(path.join(__dirname, "prelude.sh"), "utf8");
+/**
+ * A shell function library as scripts carry it: its comment-only and blank lines left out (the
+ * source files keep them as documentation). Every script repeats its libraries, and at 1000
+ * workers that text is a large part of the program's memory. Safe only where such lines cannot
+ * belong to a here-document or a multi-line string: a library with a here-document is refused,
+ * and test/unit/library-text.test.ts checks that bash reads each library as before. `#!` lines and
+ * `# shellcheck` directives stay.
+ */
+export function libraryText(source: string): string {
+  if (/(?<!<)<<(?!<)/.test(source)) throw new Error("libraryText: the library has a here-document, whose lines are content, not comments");
+  const kept = source.split("\n").filter((line) => {
+    const text = line.trim();
+    return text !== "" && (!text.startsWith("#") || text.startsWith("#!") || /^#\s*shellcheck\s/.test(text));
+  });
+  return kept.join("\n") + "\n";
+}
+
+/** Shell functions every generated script starts with (prelude.sh, as libraryText carries it). */
+export const PRELUDE = libraryText(fs.readFileSync(path.join(__dirname, "prelude.sh"), "utf8"));
 
 /** Heredoc delimiter that cannot occur in the content. */
 export function heredocMarker(content: string): string {
