@@ -1,13 +1,15 @@
 /**
  * Hosts tier for the first three layers (issue 3): OS preparation, containerd from Debian's
  * packages with the rendered config, and kubeadm/kubelet/kubectl from a local apt repository
- * laid out like the per-minor Kubernetes repository (the real one cannot be reached here).
+ * laid out like the per-minor Kubernetes repository (the real one cannot be reached here), then
+ * the node's kubeadm configuration files: the steps node-prep bundles, one by one.
  * Every step runs twice (the second run must change nothing) and its delete must leave no trace.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelFromObject, type ClusterModel } from "../../components/config";
 import { planCluster } from "../../components/plan";
+import { NODE_PREP_PARTS } from "../../components/remote/bundle";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startTestHosts, type TestHosts } from "./harness";
 import { applyStep, fingerprintScript, shellOn } from "./steps";
@@ -27,7 +29,7 @@ describe("hosts, container runtime and Kubernetes packages on a real Debian 12 h
 
   const fingerprint = async (mtimes = true) => {
     const paths = [...new Set([...steps.flatMap((s) => s.files.map((f) => f.path)), "/etc/hosts", "/etc/fstab", "/etc/hostname"])];
-    const result = await env.run(HOST, fingerprintScript(paths, ["containerd", "kubelet", "chrony"], ["/etc/apt/sources.list.d", "/etc/apt/keyrings", "/etc/containerd", "/var/lib/kubeadm-on-pulumi", "/etc/modules-load.d", "/etc/sysctl.d"], { mtimes }));
+    const result = await env.run(HOST, fingerprintScript(paths, ["containerd", "kubelet", "chrony"], ["/etc/apt/sources.list.d", "/etc/apt/keyrings", "/etc/containerd", "/var/lib/kubeadm-on-pulumi", "/etc/modules-load.d", "/etc/sysctl.d", "/etc/kubernetes/kubeadm"], { mtimes }));
     expect(result.code, result.stderr).toBe(0);
     return result.stdout;
   };
@@ -45,8 +47,9 @@ describe("hosts, container runtime and Kubernetes packages on a real Debian 12 h
       },
       "hosts-test",
     );
-    steps = planCluster(model).steps.filter((s) => s.host === HOST && ["hosts", "runtime", "packages"].includes(s.layer));
-    expect(steps.map((s) => s.id)).toEqual([`${HOST}/os-prep`, `${HOST}/hosts-file`, `${HOST}/runtime-install`, `${HOST}/runtime-config`, `${HOST}/kube-packages`]);
+    // The preparation chain node-prep bundles (components/remote/bundle.ts), kubeadm-config included.
+    steps = planCluster(model).steps.filter((s) => s.host === HOST && (["hosts", "runtime", "packages"].includes(s.layer) || s.id === `${HOST}/kubeadm-config`));
+    expect(steps.map((s) => s.id)).toEqual(NODE_PREP_PARTS.map((part) => `${HOST}/${part}`));
     // The CRI client the checks use (a minimal `crictl info`), built from tools/cri-info.
     const binary = path.join(fs.mkdtempSync("/tmp/kop-cri-info-"), "cri-info");
     execFileSync("go", ["build", "-trimpath", "-o", binary, "."], { cwd: CRI_INFO_SRC, env: { ...process.env, CGO_ENABLED: "0" }, stdio: "inherit" });
@@ -77,6 +80,7 @@ describe("hosts, container runtime and Kubernetes packages on a real Debian 12 h
     expect((await sh("apt-mark showhold")).split("\n").sort()).toEqual(["kubeadm", "kubectl", "kubelet"]);
     expect(await sh("systemctl is-enabled kubelet")).toBe("enabled");
     expect(await sh("cat /etc/apt/sources.list.d/kubernetes.list")).toBe(`deb [signed-by=/etc/apt/keyrings/kubernetes.asc] ${repo.baseUrl}/v1.29/deb/ /`);
+    expect(await sh("ls /etc/kubernetes/kubeadm | grep -v kop-created")).toBe("converge.digest\nkubeadm.yaml");
   });
 
   it("second run changes nothing", async () => {

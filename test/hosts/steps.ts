@@ -1,5 +1,10 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { expect } from "vitest";
 import { secretLines } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
+import type { StepTiming } from "../../scripts/bench/durations";
 
 /** What the hosts tier needs from the harness: run a script on a host. */
 export interface ScriptRunner {
@@ -16,6 +21,53 @@ export function stdinLines(names: readonly string[], secrets: Readonly<Record<st
   return secretLines(names, values);
 }
 
+/**
+ * Step timings for the benchmark (scripts/bench/measure-steps.ts): when KOP_STEP_TIMINGS names a
+ * file, every successful create appends one StepTiming line to it. Nothing happens without it.
+ */
+const TIMINGS_FILE = process.env.KOP_STEP_TIMINGS;
+const REPO = path.resolve(__dirname, "..", "..");
+/** Creates started so far in this test file's run, by file and step id: only the first of each is a fresh host's work. */
+const createsStarted = new Set<string>();
+/**
+ * The applyStep calls running now (creates and deletes). Each adds up, over its run, the number
+ * of calls running (itself included) times the time they did: its mean parallelism in the end.
+ */
+const running = new Set<{ started: number; area: number }>();
+let lastChange = 0;
+const CPUS = os.availableParallelism();
+const advance = (now: number) => {
+  for (const r of running) r.area += (now - lastChange) * running.size;
+  lastChange = now;
+};
+
+/** Starts timing one applyStep; the returned function ends it, recording a create that succeeded (ms given). */
+function startTiming(step: StepSpec, which: "create" | "delete"): (ms?: number) => void {
+  const run = { started: Date.now(), area: 0 };
+  advance(run.started);
+  running.add(run);
+  const end = () => {
+    const now = Date.now();
+    advance(now);
+    running.delete(run);
+    return now > run.started ? Math.round((run.area / (now - run.started)) * 10) / 10 : 1;
+  };
+  if (which !== "create") return () => void end();
+  const state = expect.getState();
+  const file = state.testPath ? path.relative(REPO, state.testPath) : "(unknown test file)";
+  const key = `${file}\0${step.id}`;
+  const first = !createsStarted.has(key);
+  createsStarted.add(key);
+  const test = state.currentTestName ?? "(setup hook)";
+  const date = new Date().toISOString();
+  return (ms) => {
+    const parallel = end();
+    if (ms === undefined) return;
+    const record: StepTiming = { step: step.id.slice(step.host.length + 1), host: step.host, ms, first, parallel, cpus: CPUS, file, test, date };
+    fs.appendFileSync(TIMINGS_FILE!, JSON.stringify(record) + "\n");
+  };
+}
+
 /** Runs a step's create (or delete) script like the engine does; throws with the script's output on failure. */
 export async function applyStep(
   runner: ScriptRunner,
@@ -25,15 +77,23 @@ export async function applyStep(
   const which = opts.which ?? "create";
   const text = which === "create" ? step.script : step.deleteScript;
   if (!text) throw new Error(`step ${step.id} has no ${which} script`);
+  const stdin = stdinLines(step.secrets, opts.secrets ?? {});
+  const record = TIMINGS_FILE ? startTiming(step, which) : undefined;
   const started = Date.now();
-  const result = await runner.run(step.host, text, {
-    stdin: stdinLines(step.secrets, opts.secrets ?? {}),
-    timeoutMs: opts.timeoutMs ?? 600_000,
-  });
+  let result: Awaited<ReturnType<ScriptRunner["run"]>>;
+  try {
+    result = await runner.run(step.host, text, { stdin, timeoutMs: opts.timeoutMs ?? 600_000 });
+  } catch (e) {
+    record?.();
+    throw e;
+  }
+  const ms = Date.now() - started;
   if (result.code !== 0) {
+    record?.();
     throw new Error(`${which} of ${step.id} failed with exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
   }
-  return { stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started };
+  record?.(ms);
+  return { stdout: result.stdout, stderr: result.stderr, ms };
 }
 
 /**

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config";
 import { planCluster } from "../../components/plan";
-import { classify, loadDurationTable, parseDurationTable, stepKind, type DurationTable } from "../../scripts/bench/durations";
+import { classify, loadDurationTable, mergeStepTimings, parseDurationTable, parseStepTimings, stepKind, type DurationTable, type StepTiming } from "../../scripts/bench/durations";
 import { projectNodeArgs } from "../../scripts/bench/node-args";
 import { hostRole, provisioning } from "../../scripts/bench/provisioning";
 import type { GraphTask } from "../../scripts/bench/types";
@@ -119,5 +119,129 @@ describe("the benchmark runs the program as pulumi up does", () => {
     fs.writeFileSync(file, "name: x\nruntime:\n  name: nodejs\n  options:\n    nodeargs: 42\n");
     expect(() => projectNodeArgs(file)).toThrow(/runtime.options.nodeargs must be a string/);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("merging step timings measured on the test hosts (npm run bench:steps)", () => {
+  const before = {
+    description: "kept as it is",
+    steps: {
+      "os-prep": entry(25),
+      "hosts-file": entry(1),
+      "kube-packages": entry(40),
+      "etcd-certs-*": entry(2),
+      "kubeadm-join@control-plane": entry(120),
+      "kubeadm-join": entry(40),
+    },
+    types: { "random:*": entry(0) },
+  };
+  const FILE = "test/hosts/node.test.ts";
+  const TEST = "hosts on a real Debian 12 host > first run";
+  const timing = (step: string, ms: number, more: Partial<StepTiming> = {}): StepTiming => ({
+    step,
+    host: "h1",
+    ms,
+    first: true,
+    parallel: 1,
+    cpus: 2,
+    file: FILE,
+    test: TEST,
+    date: "2026-12-05T17:00:00.000Z",
+    ...more,
+  });
+
+  it("replaces only the measured entries: the rest, the key order and other fields stay as they were", () => {
+    const { table, measured } = mergeStepTimings(before, [timing("hosts-file", 300)]);
+    expect(Object.keys(table)).toEqual(["description", "steps", "types"]);
+    expect(table.description).toBe("kept as it is");
+    expect(Object.keys(table.steps)).toEqual(Object.keys(before.steps));
+    for (const key of Object.keys(before.steps).filter((k) => k !== "hosts-file")) expect(table.steps[key as keyof typeof before.steps]).toBe(before.steps[key as keyof typeof before.steps]);
+    expect(table.types).toBe(before.types);
+    expect(table.steps["hosts-file"].seconds).toBe(0.3);
+    expect(measured).toEqual([{ key: "hosts-file", seconds: 0.3, values: [0.3], contended: [], previous: before.steps["hosts-file"] }]);
+    expect(before.steps["hosts-file"]).toEqual(entry(1)); // the input is not changed
+    expect(() => parseDurationTable(table)).not.toThrow();
+  });
+
+  it("takes the median of the first creates only, rounded to 0.1 s", () => {
+    const odd = mergeStepTimings(before, [
+      timing("os-prep", 4000, { host: "h1" }),
+      timing("os-prep", 1260, { host: "h2" }),
+      timing("os-prep", 700, { host: "h1", first: false }), // an idempotent re-run
+      timing("os-prep", 1000, { host: "h3" }),
+    ]);
+    expect(odd.table.steps["os-prep"].seconds).toBe(1.3);
+    expect(odd.measured[0].values).toEqual([4, 1.26, 1]);
+    const even = mergeStepTimings(before, [timing("os-prep", 1000), timing("os-prep", 2040, { host: "h2" })]);
+    expect(even.table.steps["os-prep"].seconds).toBe(1.5);
+    // Only re-runs: nothing measured, the entry stays.
+    expect(mergeStepTimings(before, [timing("os-prep", 700, { first: false })]).table.steps["os-prep"]).toBe(before.steps["os-prep"]);
+  });
+
+  it("says in the source which tests, how many runs, when, and every value", () => {
+    const { table } = mergeStepTimings(before, [timing("hosts-file", 250), timing("hosts-file", 340, { host: "h2", parallel: 2 /* = cpus: not contended */ })], {
+      notes: { "hosts-file": "a note" },
+    });
+    expect(table.steps["hosts-file"]).toEqual({
+      seconds: 0.3,
+      source:
+        "measured: test/hosts/node.test.ts 'first run'; median of 2 first-create runs on fresh systemd-nspawn Debian 12 test hosts, 2026-12-05 (0.3, 0.3 s); a note",
+    });
+  });
+
+  it("leaves out runs during which more steps ran at once than the machine has CPUs, unless no run was without", () => {
+    const etcdSetup = { parallel: 4.9, file: "test/hosts/etcd.test.ts", test: "(setup hook)" };
+    const { table, measured } = mergeStepTimings(before, [
+      timing("os-prep", 17250, { ...etcdSetup, host: "e1", date: "2026-12-06T01:00:00.000Z" }),
+      timing("os-prep", 4890),
+      timing("os-prep", 16040, { ...etcdSetup, host: "e2", date: "2026-12-06T01:00:00.100Z" }),
+    ]);
+    expect(table.steps["os-prep"]).toEqual({
+      seconds: 4.9,
+      source:
+        "measured: test/hosts/node.test.ts 'first run', test/hosts/etcd.test.ts (setup hook); median of 1 of 3 first-create runs on fresh systemd-nspawn Debian 12 test hosts, " +
+        "2026-12-05 to 2026-12-06 (4.9, 17.3*, 16.0* s; * = more steps ran at once, on average, than the test machine has CPUs (2), left out)",
+    });
+    expect(measured[0]).toMatchObject({ values: [4.89], contended: [17.25, 16.04] });
+    // Every run contended: all count, and the source says so.
+    const crowded = mergeStepTimings(before, [timing("os-prep", 17250, { ...etcdSetup, host: "e1" }), timing("os-prep", 16040, { ...etcdSetup, host: "e2" })]);
+    expect(crowded.table.steps["os-prep"].seconds).toBe(16.6);
+    expect(crowded.table.steps["os-prep"].source).toContain(
+      "median of 2 first-create runs on fresh systemd-nspawn Debian 12 test hosts, 2026-12-05 (17.3*, 16.0* s; * = more steps ran at once, on average, than the test machine has CPUs (2), counted as no run was without)",
+    );
+    expect(crowded.measured[0].contended).toEqual([]);
+  });
+
+  it("finds a step's key like the simulation does: exact, then the best glob; never a per-role key", () => {
+    const { table, measured } = mergeStepTimings(before, [timing("etcd-certs-e1", 1000), timing("etcd-certs-e2", 3000), timing("kubeadm-join", 30_000)]);
+    expect(measured.map((m) => [m.key, m.seconds, m.values.length])).toEqual([
+      ["etcd-certs-*", 2, 2],
+      ["kubeadm-join", 30, 1],
+    ]);
+    expect(table.steps["kubeadm-join@control-plane"]).toBe(before.steps["kubeadm-join@control-plane"]);
+  });
+
+  it("leaves steps measured with stand-ins alone and reports them with the reason", () => {
+    const { table, measured, skipped } = mergeStepTimings(before, [timing("kube-packages", 2500), timing("node-prep", 9000)], {
+      notMeasured: { "kube-packages": "stand-in packages", "node-prep": "a bundle of parts" },
+    });
+    expect(measured).toEqual([]);
+    expect(table.steps).toEqual(before.steps);
+    expect(skipped).toEqual({ "kube-packages": "stand-in packages", "node-prep": "a bundle of parts" });
+  });
+
+  it("refuses a step the table has no entry for, naming it (no entry is added)", () => {
+    expect(() => mergeStepTimings(before, [timing("os-prep", 1000), timing("brand-new-step", 1000, { host: "w3" })])).toThrow(
+      /steps without an entry in the table's steps: "brand-new-step" \(test\/hosts\/node\.test\.ts, w3\)/,
+    );
+    // Re-runs of it do not matter: only first creates are merged.
+    expect(() => mergeStepTimings(before, [timing("brand-new-step", 1000, { first: false })])).not.toThrow();
+  });
+
+  it("reads the timings file line by line, naming the line of a bad record", () => {
+    const good = JSON.stringify(timing("os-prep", 1000));
+    expect(parseStepTimings(`${good}\n\n${good}\n`)).toHaveLength(2);
+    expect(() => parseStepTimings(`${good}\n{"step":"os-prep"}\n`, "t.jsonl")).toThrow(/t\.jsonl:2: host, file, test, date must be non-empty strings/);
+    expect(() => parseStepTimings("not json", "t.jsonl")).toThrow(/t\.jsonl:1: not JSON/);
   });
 });
