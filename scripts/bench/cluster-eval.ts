@@ -2,7 +2,7 @@
  * A quick A/B harness for the notes in scripts/bench/notes.md: the Cluster component alone (drift
  * detection on, as index.ts sets it) under the benchmark's mocks, without index.ts's config
  * round trip. One line per run:
- *   node --max-semi-space-size=64 --import tsx scripts/bench/cluster-eval.ts <workers> [nodrift]
+ *   node --max-semi-space-size=32 --import tsx scripts/bench/cluster-eval.ts <workers> [nodrift]
  */
 import * as pulumi from "@pulumi/pulumi";
 import { performance } from "node:perf_hooks";

@@ -111,7 +111,7 @@ describe("node-prep's duration", () => {
 
 describe("the benchmark runs the program as pulumi up does", () => {
   it("takes the program's Node arguments from Pulumi.yaml's runtime options", () => {
-    expect(projectNodeArgs()).toEqual(["--max-semi-space-size=64"]);
+    expect(projectNodeArgs()).toEqual(["--max-semi-space-size=32"]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-nodeargs-"));
     const file = path.join(dir, "Pulumi.yaml");
     fs.writeFileSync(file, "name: x\nruntime: nodejs\n");
