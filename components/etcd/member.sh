@@ -8,11 +8,22 @@ kop_etcdctl() {
     --dial-timeout=3s --command-timeout=15s "$@"
 }
 
+# kop_etcd_port_open URL: something accepts connections at URL's host and port. etcdctl keeps
+# redialling a refused address until its command timeout (15 s), and a new cluster's first
+# member probes every member that has not started yet.
+kop_etcd_port_open() {
+  local hostport=${1#*://} host port
+  hostport=${hostport%%/*}
+  host=${hostport%:*} port=${hostport##*:}
+  host=${host#[} host=${host%]}
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
+}
+
 # kop_etcd_healthy URL...: prints the first URL whose member commits a quorum read.
 kop_etcd_healthy() {
   local url
   for url in "$@"; do
-    if kop_etcdctl --endpoints="$url" endpoint health >/dev/null 2>&1; then
+    if kop_etcd_port_open "$url" && kop_etcdctl --endpoints="$url" endpoint health >/dev/null 2>&1; then
       printf '%s\n' "$url"
       return 0
     fi

@@ -52,7 +52,7 @@ const NOTES: Record<string, string> = {
   "etcd-install": "Debian 12's etcd-server and etcd-client packages (etcd source distro)",
   "keepalived-config": "the step ends when the VIP answers",
   "etcd-member":
-    "the median hides the bootstrap member of a new cluster (e1, the first value): it probes each member not started yet with etcdctl endpoint health before and after its start, 15 s each (the command timeout), 60 s with three members",
+    "the slowest runs are members that wait for their peers (the third member of a new cluster, a learner catching up before its promotion)",
 };
 
 interface Args {

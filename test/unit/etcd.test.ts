@@ -333,3 +333,35 @@ describe("etcd: the Pulumi graph", () => {
     expect(after.dependenciesOf("etcd5/etcd-member")).toContain("etcd4/etcd-member");
   });
 });
+
+describe("etcd member functions (member.sh) in bash", () => {
+  it("skips a member whose client port refuses connections at once, instead of waiting for etcdctl's 15 s command timeout", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const net = await import("node:net");
+    const { MEMBER_FUNCTIONS } = await import("../../components/etcd/member");
+    const server = net.createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    const open = (server.address() as { port: number }).port;
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    try {
+      // etcdctl must never be reached for the closed port: a fake that records its calls stands in.
+      const script = `${MEMBER_FUNCTIONS}
+ETCDCTL=fake_etcdctl ETCD_PKI=/nonexistent
+fake_etcdctl() { echo "etcdctl $*" >&2; return 0; }
+start=$SECONDS
+kop_etcd_port_open https://127.0.0.1:${closed} && echo "closed:open" || echo "closed:refused"
+kop_etcd_port_open https://127.0.0.1:${open}/ && echo "open:open" || echo "open:refused"
+kop_etcd_healthy https://127.0.0.1:${closed} https://127.0.0.1:${open}
+echo "seconds:$((SECONDS - start))"`;
+      const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).trim().split("\n");
+      expect(out).toEqual(["closed:refused", "open:open", `https://127.0.0.1:${open}`, "seconds:0"]);
+    } finally {
+      server.close();
+    }
+  });
+});
