@@ -16,6 +16,7 @@ kop_etcd_port_open() {
   hostport=${hostport%%/*}
   host=${hostport%:*} port=${hostport##*:}
   host=${host#[} host=${host%]}
+  # shellcheck disable=SC2016 # $1 and $2 belong to the inner bash
   timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
 }
 
