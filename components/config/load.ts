@@ -41,9 +41,16 @@ export function clusterSection(entries: Record<string, unknown>): Record<string,
   return section;
 }
 
-/** Path of a stack's config file: stacks/Pulumi.<stack>.yaml. */
+/**
+ * Path of a stack's config file, where `pulumi` looks for it: Pulumi.<stack>.yaml in the project
+ * file's stackConfigDir (stacks/), or beside the project file when it names none.
+ */
 export function stackFilePath(stack: string, projectDir = path.resolve(__dirname, "..", "..")): string {
-  return path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
+  const projectFile = path.join(projectDir, "Pulumi.yaml");
+  const project = parseYaml(fs.readFileSync(projectFile, "utf8")) as { stackConfigDir?: unknown } | null;
+  const dir = project?.stackConfigDir ?? ".";
+  if (typeof dir !== "string") throw new Error(`${projectFile}: stackConfigDir must be a directory name`);
+  return path.join(projectDir, dir, `Pulumi.${stack}.yaml`);
 }
 
 /**

@@ -288,3 +288,24 @@ describe("config: validation names the key and the problem", () => {
     ]);
   });
 });
+
+describe("where the stack files are", () => {
+  it("follows Pulumi.yaml's stackConfigDir, as pulumi does: stacks/ here, beside the project file when unset", async () => {
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const { stackFilePath } = await import("../../components/config");
+    const root = path.resolve(__dirname, "..", "..");
+    expect(stackFilePath("dev")).toBe(path.join(root, "stacks", "Pulumi.dev.yaml"));
+    expect(fs.existsSync(stackFilePath("dev"))).toBe(true);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-project-"));
+    try {
+      fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: x\nruntime: nodejs\n");
+      expect(stackFilePath("dev", dir)).toBe(path.join(dir, "Pulumi.dev.yaml"));
+      fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: x\nruntime: nodejs\nstackConfigDir: 7\n");
+      expect(() => stackFilePath("dev", dir)).toThrow(/stackConfigDir must be a directory name/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
