@@ -8,7 +8,7 @@ import {
   CA_CERT_HASH,
   caHashId,
   configStep,
-  joiningNodeSteps,
+  joiningControlPlaneSteps,
   joinId,
   kubeadmConfigId,
   kubeadmInitId,
@@ -97,7 +97,7 @@ export function planControlPlane(model: ClusterModel): LayerPlan {
 
   let previous = kubeadmInitId(first.name);
   for (const cp of others) {
-    steps.push(configStep(model, cp, layer, external), ...joiningNodeSteps(model, cp, { layer, after: previous, nodeAfter: [] }));
+    steps.push(configStep(model, cp, layer, external), ...joiningControlPlaneSteps(model, cp, { layer, after: previous }));
     previous = joinId(cp.name);
   }
 

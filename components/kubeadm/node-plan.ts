@@ -72,37 +72,33 @@ export function configStep(model: ClusterModel, host: HostModel, layer: LayerNam
 
 /**
  * A joining control plane's steps: admit (on the first control plane), join, node (labels and
- * taints; drain on removal; on the first control plane). Workers: components/workers/plan.ts. `after` orders the admit step (the previous control plane's
- * join for chained control-plane joins); `nodeAfter` orders the node step, whose delete (a drain)
- * must run while the control planes are all still there.
+ * taints; drain on removal; on the first control plane). `after` orders the admit step (the
+ * previous control plane's join: control planes join one at a time). Workers:
+ * components/workers/plan.ts.
  */
-export function joiningNodeSteps(
-  model: ClusterModel,
-  node: HostModel,
-  opts: { layer: LayerName; after: string; nodeAfter: string[] },
-): StepSpec[] {
+export function joiningControlPlaneSteps(model: ClusterModel, node: HostModel, opts: { layer: LayerName; after: string }): StepSpec[] {
   const first = model.controlPlanes[0];
   const admit = renderAdmitStep(model, node, first);
   const join = renderJoinStep(model, node);
-  const external = model.etcd.topology === "external" && node.isControlPlane;
+  const external = model.etcd.topology === "external";
   return [
     {
       id: admitId(node.name),
       host: first.name,
       layer: opts.layer,
-      description: `a valid bootstrap token${node.isControlPlane ? ", current ClusterConfiguration and uploaded certificates" : ""} for ${node.name}'s join; its delete removes the Node object`,
+      description: `a valid bootstrap token, current ClusterConfiguration and uploaded certificates for ${node.name}'s join; its delete removes the Node object`,
       script: admit.script,
       deleteScript: admit.deleteScript,
       files: [],
-      needs: node.isControlPlane ? [opts.after, kubeadmConfigId(first.name)] : [opts.after],
-      secrets: node.isControlPlane ? ["bootstrap_token", "certificate_key"] : ["bootstrap_token"],
+      needs: [opts.after, kubeadmConfigId(first.name)],
+      secrets: ["bootstrap_token", "certificate_key"],
       timeouts: TIMEOUTS.small,
     },
     {
       id: joinId(node.name),
       host: node.name,
       layer: opts.layer,
-      description: `kubeadm join${node.isControlPlane ? " --control-plane" : ""}; its delete resets the node (kubeadm reset, CNI, iptables, state directories)`,
+      description: `kubeadm join --control-plane; its delete resets the node (kubeadm reset, CNI, iptables, state directories)`,
       script: join.script,
       deleteScript: join.deleteScript,
       files: [],
@@ -118,7 +114,7 @@ export function joiningNodeSteps(
       units: ["kubelet.service"],
       timeouts: TIMEOUTS.join,
     },
-    nodeStep(model, node, opts.layer, opts.nodeAfter),
+    nodeStep(model, node, opts.layer, []),
   ];
 }
 

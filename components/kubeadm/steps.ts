@@ -282,27 +282,26 @@ KOP_TOKEN`,
 }
 
 /**
- * Makes sure a node can join now, however long after init: the bootstrap token exists and is
- * valid for 24 more hours (a Secret applied from stdin; extending it never breaks a join in
- * progress), and for a control plane the stored ClusterConfiguration is current and the
- * certificates are uploaded under the configured key (kubeadm deletes them after 2 hours).
- * Runs on the first control plane; owned by the joining node, so adding a node adds only its own
- * steps. Its delete (after the node's reset) removes the Node object of a drained node.
+ * Makes sure a control plane can join now, however long after init: the bootstrap token is
+ * valid for 24 more hours, the stored ClusterConfiguration is current and the certificates are
+ * uploaded under the configured key (kubeadm deletes them after 2 hours). Runs on the first
+ * control plane; owned by the joining control plane, so adding one adds only its own steps
+ * (workers share renderWorkerAdmissionStep). Its delete (after the node's reset) removes the
+ * Node object of a drained node.
  */
 export function renderAdmitStep(model: ClusterModel, node: HostModel, first: HostModel): { script: string; deleteScript: string } {
-  const body = [kubeadmFunctions("core", ...(node.isControlPlane ? (["secrets"] as const) : [])), ...bootstrapTokenLines()];
-  if (node.isControlPlane) {
-    body.push(
-      "# The joining control plane reads the ClusterConfiguration from the cluster: make it current (certSANs).",
-      `kubeadm init phase upload-config kubeadm --config ${CONTROL_PLANE_CONFIG}`,
-      initConfigWithSecrets(),
-      `printf '%s\\n' "$config" | kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config /dev/stdin`,
-    );
-  }
+  const body = [
+    kubeadmFunctions("core", "secrets"),
+    ...bootstrapTokenLines(),
+    "# The joining control plane reads the ClusterConfiguration from the cluster: make it current (certSANs).",
+    `kubeadm init phase upload-config kubeadm --config ${CONTROL_PLANE_CONFIG}`,
+    initConfigWithSecrets(),
+    `printf '%s\\n' "$config" | kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config /dev/stdin`,
+  ];
   // Only a drained node goes: the drain (the node step's delete) runs before this one.
   const deleteBody = [kubeadmFunctions("core"), ...nodeObjectRemovalLines(node)];
   return {
-    script: script(`admit ${node.name} to the cluster (on ${first.name})`, body.join("\n"), node.isControlPlane ? ["bootstrap_token", "certificate_key"] : ["bootstrap_token"]),
+    script: script(`admit ${node.name} to the cluster (on ${first.name})`, body.join("\n"), ["bootstrap_token", "certificate_key"]),
     deleteScript: script(`delete the Node object of ${node.name} (on ${first.name})`, deleteBody.join("\n")),
   };
 }

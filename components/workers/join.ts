@@ -1,13 +1,15 @@
 import type { ClusterModel, HostModel } from "../config";
 import { APT_FUNCTIONS } from "../host/package-manager";
 import type { ExternalEtcd } from "../kubeadm/config";
-import { JOIN_DONE, joinCommands, kubeadmFunctions, nodeObjectRemovalLines, teardownLines } from "../kubeadm/steps";
+import { JOIN_DONE, joinCommands, joinSecrets, kubeadmFunctions, nodeObjectRemovalLines, teardownLines } from "../kubeadm/steps";
 import { workerUpgradeLines } from "../lifecycle/upgrade";
 import { script } from "../remote/shell";
 import { NODE_UPGRADER_KUBECONFIG } from "../kubeadm/node-plan";
 
-/** What a worker's kubeadm-join step reads from stdin, in this order. */
-export const WORKER_JOIN_SECRETS = ["bootstrap_token", "ca_cert_hash", NODE_UPGRADER_KUBECONFIG];
+/** What a worker's kubeadm-join step reads from stdin, in this order: the join's secrets, then the upgrade's. */
+export function workerJoinSecrets(host: HostModel): string[] {
+  return [...joinSecrets(host), NODE_UPGRADER_KUBECONFIG];
+}
 
 /**
  * A worker's one kubeadm step: join (once), then converge to the cluster's Kubernetes version
@@ -22,6 +24,7 @@ export function renderWorkerJoinStep(model: ClusterModel, host: HostModel, exter
     "# No admin credentials on a worker: kubectl uses the node-upgrader kubeconfig from stdin.",
     `KOP_KUBECONFIG_SECRET=SECRET_${NODE_UPGRADER_KUBECONFIG}`,
   ];
+  const secrets = workerJoinSecrets(host);
   const body = [
     APT_FUNCTIONS,
     kubeadmFunctions("state", "core", "secrets", "join", "upgrade"),
@@ -45,7 +48,7 @@ export function renderWorkerJoinStep(model: ClusterModel, host: HostModel, exter
     ...nodeObjectRemovalLines(host),
   ];
   return {
-    script: script(`kubeadm join ${host.name}, then keep it at Kubernetes ${model.kubernetes.version}`, body.join("\n"), WORKER_JOIN_SECRETS),
-    deleteScript: script(`reset ${host.name} and clean it for a fresh join, then delete its drained Node object`, deleteBody.join("\n"), WORKER_JOIN_SECRETS),
+    script: script(`kubeadm join ${host.name}, then keep it at Kubernetes ${model.kubernetes.version}`, body.join("\n"), secrets),
+    deleteScript: script(`reset ${host.name} and clean it for a fresh join, then delete its drained Node object`, deleteBody.join("\n"), secrets),
   };
 }

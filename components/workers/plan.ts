@@ -18,7 +18,7 @@ import {
 import { renderWorkerAdmissionStep } from "../kubeadm/steps";
 import type { LayerPlan } from "../plan";
 import type { StepSpec } from "../remote/step";
-import { renderWorkerJoinStep, WORKER_JOIN_SECRETS } from "./join";
+import { renderWorkerJoinStep, workerJoinSecrets } from "./join";
 
 /**
  * Each worker has two kubeadm steps besides its configuration: its join, which also keeps it at
@@ -66,7 +66,7 @@ export function planWorkers(model: ClusterModel): LayerPlan {
           nodeUpgraderId(first.name),
           lastControlPlaneUpgradeId(model),
         ],
-        secrets: WORKER_JOIN_SECRETS,
+        secrets: workerJoinSecrets(w),
         units: ["kubelet.service"],
         timeouts: { ...TIMEOUTS.workerUpgrade, delete: TIMEOUTS.join.delete },
       },
