@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { expect } from "vitest";
 import { secretLines } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
-import type { StepTiming } from "../../scripts/bench/durations";
+import { stepKind, type StepTiming } from "../../scripts/bench/durations";
 
 /** What the hosts tier needs from the harness: run a script on a host. */
 export interface ScriptRunner {
@@ -63,7 +63,7 @@ function startTiming(step: StepSpec, which: "create" | "delete"): (ms?: number) 
   return (ms) => {
     const parallel = end();
     if (ms === undefined) return;
-    const record: StepTiming = { step: step.id.slice(step.host.length + 1), host: step.host, ms, first, parallel, cpus: CPUS, file, test, date };
+    const record: StepTiming = { step: stepKind(step.id), host: step.host, ms, first, parallel, cpus: CPUS, file, test, date };
     fs.appendFileSync(TIMINGS_FILE!, JSON.stringify(record) + "\n");
   };
 }
