@@ -10,6 +10,7 @@ import { planEngine } from "./plan";
 import { hostConnection, remoteStep, type RemoteCommand } from "./remote/remote-step";
 import { LAYERS, type LayerName } from "./remote/step";
 import { clusterSecrets } from "./secrets";
+import { runsWithSudo } from "./remote/invocation";
 
 export interface ClusterArgs {
   model: ClusterModel;
@@ -94,7 +95,7 @@ export class Cluster extends pulumi.ComponentResource {
       const files = drift?.filesOf(spec, spec.needs.map((id) => steps[id]), layers[spec.layer]);
       const resource = remoteStep(spec, {
         connection: stepConnections.get(spec.host)!,
-        sudo: host.ssh.user !== "root",
+        sudo: runsWithSudo(host.ssh.user),
         secrets,
         dependsOn: [...spec.needs.map((id) => steps[id]), ...(guarded.has(spec.layer) ? [guard] : [])],
         parent: layers[spec.layer],
