@@ -35,11 +35,17 @@ const LAYER_TYPES: Record<LayerName, string> = {
   workers: "kop:cluster:Workers",
 };
 
-function readPrivateKeyFile(path: string): string {
+/** Reads a key file; a preview, which connects to no host, goes on without one that is missing. */
+function readPrivateKeyFile(path: string): string | undefined {
   try {
     return fs.readFileSync(path, "utf8");
   } catch (e) {
-    throw new ConfigError([{ key: "cluster:ssh.privateKeyPath", message: `cannot read the SSH key ${path}: ${(e as Error).message}` }]);
+    const message = `cannot read the SSH key ${path}: ${(e as Error).message}`;
+    if (pulumi.runtime.isDryRun()) {
+      pulumi.log.warn(`${message}; the preview goes on, \`pulumi up\` will need it (cluster:ssh.privateKeyPath)`);
+      return undefined;
+    }
+    throw new ConfigError([{ key: "cluster:ssh.privateKeyPath", message }]);
   }
 }
 

@@ -10,14 +10,13 @@ import type { StepSpec } from "./step";
 export interface ConnectionSettings {
   /** The secret key from `cluster:sshPrivateKey`, if set. */
   privateKey?: pulumi.Output<string>;
-  /** Reads a key file named by `privateKeyPath` (injected so tests need no files). */
-  readKeyFile: (path: string) => string;
+  /** Reads a key file named by `privateKeyPath` (injected so tests need no files); undefined in a preview without the file. */
+  readKeyFile: (path: string) => string | undefined;
 }
 
 export function hostConnection(host: HostModel, settings: ConnectionSettings): command.types.input.remote.ConnectionArgs {
-  const privateKey = host.ssh.privateKeyPath
-    ? pulumi.secret(settings.readKeyFile(host.ssh.privateKeyPath.replace(/^~(?=\/)/, os.homedir())))
-    : settings.privateKey;
+  const keyFromFile = host.ssh.privateKeyPath ? settings.readKeyFile(host.ssh.privateKeyPath.replace(/^~(?=\/)/, os.homedir())) : undefined;
+  const privateKey = keyFromFile !== undefined ? pulumi.secret(keyFromFile) : host.ssh.privateKeyPath ? undefined : settings.privateKey;
   return {
     host: host.address,
     port: host.ssh.port,
