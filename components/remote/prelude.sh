@@ -93,5 +93,25 @@ kop_secret() {
   printf -v "SECRET_$want" '%s' "$(printf '%s' "${line#*=}" | base64 -d)"
 }
 
+# kop_claim_dirs RECORD DIR...: notes which DIRs do not exist yet (before an install that makes them),
+# so that kop_release_dirs RECORD removes exactly those, unmounting whatever is still mounted below.
+kop_claim_dirs() {
+  local record=/var/lib/kubeadm-on-pulumi/dirs/$1 dir
+  shift
+  mkdir -p "${record%/*}" || kop_fail "cannot write under ${record%/*}"
+  for dir in "$@"; do
+    [ -e "$dir" ] || grep -qxF "$dir" "$record" 2>/dev/null || printf '%s\n' "$dir" >>"$record" || kop_fail "cannot write $record"
+  done
+}
+kop_release_dirs() {
+  local record=/var/lib/kubeadm-on-pulumi/dirs/$1 dir mnt
+  [ -f "$record" ] || return 0
+  while IFS= read -r dir; do
+    { findmnt -rn -o TARGET | grep -F "$dir/" || true; } | sort -r | while IFS= read -r mnt; do umount "$mnt" 2>/dev/null || umount -l "$mnt"; done
+    rm -rf --one-file-system "$dir" || kop_fail "cannot remove $dir"
+  done <"$record"
+  rm -f "$record"
+}
+
 # kop_unit_active NAME: true when the systemd unit is active.
 kop_unit_active() { systemctl is-active --quiet "$1"; }

@@ -47,13 +47,20 @@ function installPackages(model: ClusterModel): { packages: string[]; install: st
   } else {
     packages = ["containerd", "runc"];
   }
+  // Where the runtime keeps its state and the CNI configuration goes: made by the packages or at
+  // the runtime's first start, left behind by a purge; removed on delete when this step made them.
+  const stateDirs = ["/var/lib/containerd", "/opt/containerd", "/run/containerd", "/etc/cni", "/etc/cni/net.d"];
+  if (model.runtime.kind === "docker") stateDirs.push("/var/lib/docker", "/etc/docker", "/var/lib/cri-dockerd");
   return {
     packages,
-    install: ["# shellcheck source=/dev/null", ". /etc/os-release", repo, pm.install(packages, "runtime")].filter(Boolean).join("\n"),
+    install: ["# shellcheck source=/dev/null", ". /etc/os-release", `kop_claim_dirs runtime ${stateDirs.join(" ")}`, repo, pm.install(packages, "runtime")]
+      .filter(Boolean)
+      .join("\n"),
     purge: [
       model.runtime.kind === "docker" ? "systemctl disable --now docker.socket docker.service 2>/dev/null || true" : "",
       "systemctl disable --now containerd.service 2>/dev/null || true",
       pm.purgeRecorded("runtime"),
+      "kop_release_dirs runtime",
       repo ? pm.removeRepository(DOCKER_REPO) : "",
     ]
       .filter(Boolean)

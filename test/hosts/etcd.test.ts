@@ -22,6 +22,7 @@ import { etcdMemberId } from "../../components/etcd/plan";
 import { planCluster } from "../../components/plan";
 import type { ClusterPlan, StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
+import { fingerprintDiff, hostFingerprintScript } from "./fingerprint";
 import { applyStep, execStep, fingerprintScript, stdinLines } from "./steps";
 
 const CP = "cp1";
@@ -39,6 +40,8 @@ describe("external etcd on real Debian 12 hosts", () => {
   /** What each step last ran with, to run only new or changed steps like the engine. */
   const applied = new Map<string, string>();
   const pristine = new Map<string, string>();
+  /** Each host as a whole before its first step (fingerprint.ts). */
+  const pristineHost = new Map<string, string>();
   const timings: Record<string, number> = {};
   let current: ClusterPlan;
   let largest: ClusterPlan;
@@ -146,6 +149,7 @@ describe("external etcd on real Debian 12 hosts", () => {
     requireRoot();
     env = await startTestHosts([CP, ...MEMBERS]);
     addresses = new Map(env.hosts.map((h) => [h.name, h.address]));
+    for (const host of [CP, ...MEMBERS]) pristineHost.set(host, await sh(host, hostFingerprintScript()));
     // The OS layer of the etcd hosts first (another layer's steps): the fingerprints start after it.
     const all = planCluster(modelOf(MEMBERS));
     current = largest = all;
@@ -314,6 +318,12 @@ describe("external etcd on real Debian 12 hosts", () => {
     });
     expect(log).toEqual(["e4", "e3", "e1"]);
     for (const host of [CP, "e1", "e3", "e4"]) expect(await fingerprint(host), host).toBe(pristine.get(host));
+  });
+
+  it("then destroying the OS layer leaves every host as it was before its first step", async () => {
+    const all = planCluster(modelOf(MEMBERS));
+    await destroy(hostSteps(all, MEMBERS));
+    for (const host of [CP, ...MEMBERS]) expect(fingerprintDiff(pristineHost.get(host)!, await sh(host, hostFingerprintScript())), host).toEqual([]);
   });
 });
 

@@ -19,6 +19,7 @@ import { haproxyConfigId, keepalivedConfigId, lbInstallId } from "../../componen
 import { planCluster } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
+import { fingerprintDiff, hostFingerprintScript } from "./fingerprint";
 import { applyStep, fingerprintScript } from "./steps";
 
 const BALANCERS = ["lb1", "lb2"] as const;
@@ -126,6 +127,8 @@ describe("load balancer: HAProxy + keepalived on real hosts", () => {
   let model: ClusterModel;
   let steps: StepSpec[];
   let pristine: Record<string, string>;
+  /** Each balancer as a whole before its first step (fingerprint.ts). */
+  const pristineHost: Record<string, string> = {};
   const report: Record<string, unknown> = { vip: VIP, advertIntervalSeconds: 1, check: "curl of HAProxy's /healthz every 1 s, fall 2" };
 
   const sh = async (host: string, script: string) => {
@@ -187,6 +190,7 @@ describe("load balancer: HAProxy + keepalived on real hosts", () => {
         `for _ in $(seq 1 50); do ss -Hltn "sport = :${PORT}" | grep -q . && exit 0; sleep 0.1; done; exit 1`,
       ].join("\n"),
     );
+    await onBalancers(async (host) => (pristineHost[host] = await sh(host, hostFingerprintScript())));
     // The balancers' prerequisites from the other layers: OS preparation and /etc/hosts.
     await onBalancers(async (host) => {
       for (const step of steps.filter((s) => s.host === host && s.layer === "hosts")) await applyStep(env, step);
@@ -336,5 +340,20 @@ describe("load balancer: HAProxy + keepalived on real hosts", () => {
     }
     report.upgradedDependencies = upgraded;
     expect(await probe(1000)).toBe(false);
+  });
+
+  it("then destroying the OS layer leaves each balancer as it was before its first step", async () => {
+    await onBalancers(async (host) => {
+      for (const step of steps.filter((s) => s.host === host && s.layer === "hosts").reverse()) await applyStep(env, step, { which: "delete", secrets: SECRETS });
+    });
+    for (const host of BALANCERS) {
+      // Packages were compared above, where a dependency apt had to upgrade may stay upgraded. lb1
+      // was powered off and booted again in between: what a boot changes by itself (first-boot
+      // units done, network-online reached) is not a leftover, so its units' run states are left
+      // out; its unit files, and everything else, are compared.
+      const rebooted = host === "lb1";
+      const rest = (fp: string) => fp.split("\n").filter((l) => !l.startsWith("pkg ") && !(rebooted && l.startsWith("unit "))).join("\n");
+      expect(fingerprintDiff(rest(pristineHost[host]), rest(await sh(host, hostFingerprintScript()))), host).toEqual([]);
+    }
   });
 });

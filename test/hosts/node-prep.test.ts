@@ -15,6 +15,7 @@ import { planEngine } from "../../components/plan";
 import { NODE_PREP_PARTS, nodePrepId, UNDO_DIR } from "../../components/remote/bundle";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startTestHosts, type TestHosts } from "./harness";
+import { fingerprintDiff, hostFingerprintScript } from "./fingerprint";
 import { applyStep, execStep, fingerprintScript, shellOn } from "./steps";
 
 const HOST = "prep1";
@@ -24,6 +25,8 @@ describe("node-prep: a host's preparation chain as one step, on a real Debian 12
   let repo: { baseUrl: string; stop(): Promise<void> };
   let prep: StepSpec;
   let pristine: string;
+  /** The whole host before the first step (fingerprint.ts). */
+  let pristineHost: string;
 
   const section = (mirrors: Record<string, unknown> = {}) => ({
     kubernetes: { version: "1.29.13" },
@@ -48,6 +51,7 @@ describe("node-prep: a host's preparation chain as one step, on a real Debian 12
     repo = await startFakeAptRepo();
     prep = nodePrep();
     pristine = await fingerprint(false);
+    pristineHost = await sh(hostFingerprintScript());
   });
 
   afterAll(async () => {
@@ -117,5 +121,8 @@ describe("node-prep: a host's preparation chain as one step, on a real Debian 12
   it("the delete script undoes every part in reverse order and leaves the host as it was", async () => {
     await applyStep(env, prep, { which: "delete" });
     expect(await fingerprint(false)).toBe(pristine);
+    // The whole host: packages, files and directories (containerd's state and CNI directories
+    // included), units, sysctls, firewall rules, links, mounts, users.
+    expect(fingerprintDiff(pristineHost, await sh(hostFingerprintScript()))).toEqual([]);
   });
 });
