@@ -39,7 +39,8 @@ function readModel(): { model: ClusterModel; sshPrivateKey?: pulumi.Output<strin
   const plaintext = plaintextSecrets(entries, isConfigSecret, stackFile);
   if (plaintext.length > 0) throw new ConfigError(plaintext);
   const section = maskSecrets(clusterSection(entries));
-  const model = parseClusterConfig(section, { stackName: pulumi.getStack(), requireSshKey: true });
+  // A preview connects to no host: only `pulumi up` (and refresh, destroy) need the key.
+  const model = parseClusterConfig(section, { stackName: pulumi.getStack(), requireSshKey: !pulumi.runtime.isDryRun() });
   const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).getSecret("sshPrivateKey");
   return { model, sshPrivateKey };
 }
