@@ -82,16 +82,20 @@ export function stackFilePath(stack: string, projectDir = path.resolve(__dirname
  * Secure values are not decrypted: a secret key only counts as present.
  */
 export function loadStackFile(stack: string, opts: Partial<ParseOptions> & { projectDir?: string } = {}): ClusterModel {
-  const projectDir = opts.projectDir ?? path.resolve(__dirname, "..", "..");
-  const file = stackFilePath(stack, projectDir);
-  const shown = path.relative(projectDir, file);
-  const doc = parseStackYaml(fs.readFileSync(file, "utf8"), shown) as { config?: Record<string, unknown> } | null;
-  const entries = doc?.config ?? {};
+  const { entries, shown } = readStackConfig(stack, opts.projectDir);
   const isSecure = (key: string) => typeof entries[key] === "object" && entries[key] !== null && "secure" in (entries[key] as object);
   const plaintext = plaintextSecrets(entries, isSecure, shown);
   if (plaintext.length > 0) throw new ConfigError(plaintext);
   const section = maskSecrets(clusterSection(entries));
   return parseClusterConfig(section, { stackName: stack, ...opts });
+}
+
+/** The `config:` entries of stacks/Pulumi.<stack>.yaml as written (secure values undecrypted), and the file as shown in messages. */
+export function readStackConfig(stack: string, projectDir = path.resolve(__dirname, "..", "..")): { entries: Record<string, unknown>; shown: string } {
+  const file = stackFilePath(stack, projectDir);
+  const shown = path.relative(projectDir, file);
+  const doc = parseStackYaml(fs.readFileSync(file, "utf8"), shown) as { config?: Record<string, unknown> } | null;
+  return { entries: doc?.config ?? {}, shown };
 }
 
 /** Parses a stack file's text; a syntax error becomes `FILE:LINE:COL: message`. */

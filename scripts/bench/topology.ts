@@ -1,6 +1,4 @@
-import * as fs from "node:fs";
-import { parse as parseYaml } from "yaml";
-import { clusterSection, parseClusterConfig, stackFilePath, type ClusterModel } from "../../components/config";
+import { clusterSection, parseClusterConfig, readStackConfig, type ClusterModel } from "../../components/config";
 import { fromNumber, toNumber } from "../../components/config/net";
 
 export const BENCH_STACK = "prod";
@@ -9,8 +7,7 @@ type HostEntry = { name: string; address: string; roles: string[]; [key: string]
 
 /** The `cluster:` section of a stack file, namespace stripped. */
 export function stackSection(stack: string = BENCH_STACK): Record<string, unknown> {
-  const doc = parseYaml(fs.readFileSync(stackFilePath(stack), "utf8")) as { config?: Record<string, unknown> } | null;
-  return clusterSection(doc?.config ?? {});
+  return clusterSection(readStackConfig(stack).entries);
 }
 
 /**
