@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 toolchain_env="${KOP_TOOLCHAIN_DIR:-$HOME/.cache/kubeadm-on-pulumi/toolchain}/env.sh"
 # shellcheck source=/dev/null
 if [ -f "$toolchain_env" ]; then . "$toolchain_env"; fi
-command -v pulumi >/dev/null || { echo "pulumi CLI not found: install it (README, 'Running the program')" >&2; exit 1; }
+command -v pulumi >/dev/null || { echo "pulumi CLI not found: install it (README, Quick start)" >&2; exit 1; }
 [ -d node_modules ] || npm ci --no-audit --no-fund
 
 # The dev stack reads its SSH key from ~/.ssh/kubeadm-on-pulumi-dev: make a throwaway one if missing

@@ -27,14 +27,25 @@ export function configKey(path: ReadonlyArray<PropertyKey>): string {
   return key.endsWith(":") ? key.slice(0, -1) : key;
 }
 
+/**
+ * Adds each host's name where a problem points at it by index: "cluster:hosts[2].address" becomes
+ * "cluster:hosts[2] (w1).address", in keys and messages alike. Hosts without a usable name keep the index only.
+ */
+export function nameHosts(problems: ConfigProblem[], hosts: unknown): ConfigProblem[] {
+  const names = Array.isArray(hosts) ? hosts.map((h) => (h && typeof h === "object" ? (h as { name?: unknown }).name : undefined)) : [];
+  const name = (text: string) =>
+    text.replace(/\bhosts\[(\d+)\](?! \()/g, (ref, i: string) => {
+      const n = names[Number(i)];
+      return typeof n === "string" && n.length > 0 ? `${ref} (${n})` : ref;
+    });
+  return problems.map((p) => ({ key: name(p.key), message: name(p.message) }));
+}
+
 /** Collects problems while cross-field rules run; throws them all at once. */
 export class ProblemList {
   readonly problems: ConfigProblem[] = [];
   add(path: ReadonlyArray<PropertyKey>, message: string): void {
     this.problems.push({ key: configKey(path), message });
-  }
-  throwIfAny(): void {
-    if (this.problems.length > 0) throw new ConfigError(this.problems);
   }
 }
 

@@ -9,7 +9,7 @@ export const etcdSchema = z.strictObject({
   /** External etcd only: where the etcd binaries come from (distro: etcd-server/etcd-client packages; release: upstream tarballs). */
   source: z.enum(["distro", "release"]).default("release"),
   /** Release version when source is "release" (the distro packages bring their own). */
-  version: semver().default("3.5.16"),
+  version: semver("3.5.16").default("3.5.16"),
   dataDir: absolutePath().default("/var/lib/etcd"),
   clientPort: port().default(2379),
   peerPort: port().default(2380),

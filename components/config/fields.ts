@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isIPv4, parseCidr } from "./net";
+import { addressProblem, isIPv4, looksLikeIPv4, parseCidr } from "./net";
 
 /** Shared field types, each with an error message that shows the bad value. */
 
@@ -13,17 +13,43 @@ export const cidr = () =>
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** A DNS name: dot-separated labels of 1-63 lower-case letters, digits and '-', at most 253 characters. */
+export function isDnsName(value: string): boolean {
+  return value.length <= 253 && value.split(".").every((l) => DNS_LABEL.test(l));
+}
+
 /** A Kubernetes node name: a lower-case DNS-1123 subdomain. */
 export const nodeName = () =>
-  z.string().refine((v) => v.length <= 253 && v.split(".").every((l) => DNS_LABEL.test(l)), {
+  z.string().refine(isDnsName, {
     error: (issue) =>
       `${JSON.stringify(issue.input)} is not a valid node name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)`,
   });
 
-/** An IPv4 address or a DNS name. */
+/**
+ * An IPv4 address or a DNS name. Anything made of four dot-separated numbers is judged as an
+ * address ("192.168.56.300" is a bad address, not a DNS name).
+ */
 export const hostOrAddress = () =>
-  z.string().refine((v) => isIPv4(v) || (v.length <= 253 && v.split(".").every((l) => DNS_LABEL.test(l))), {
-    error: (issue) => `${JSON.stringify(issue.input)} is neither an IPv4 address nor a DNS name`,
+  z.string().refine((v) => (looksLikeIPv4(v) ? isIPv4(v) : isDnsName(v)), {
+    error: (issue) => {
+      const v = String(issue.input);
+      return looksLikeIPv4(v) ? `${JSON.stringify(v)} is not a valid IPv4 address` : `${JSON.stringify(v)} is neither an IPv4 address nor a DNS name`;
+    },
+  });
+
+/**
+ * Where a host is reached (by SSH, or by the other nodes): an address or name that names this
+ * machine on the network, so never loopback, unspecified, multicast or broadcast.
+ */
+export const hostAddress = (opts: { allowName: boolean }) =>
+  (opts.allowName ? hostOrAddress() : ipv4()).superRefine((v, ctx) => {
+    const problem = v === "localhost" ? "is a loopback name" : isIPv4(v) ? addressProblem(v) : undefined;
+    if (problem) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${v} ${problem}: the other machines cannot reach this host there; use the address the host has on the network the nodes share`,
+      });
+    }
   });
 
 export const port = () =>
@@ -56,11 +82,19 @@ export const image = () =>
     error: (issue) => `${JSON.stringify(issue.input)} is not a full image reference (registry/name:tag)`,
   });
 
-/** Versions written without the leading "v": "1.29.13". */
-export const semver = () =>
-  z.string().refine((v) => /^\d+\.\d+\.\d+$/.test(v), {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a version like 1.29.13 (no leading "v")`,
-  });
+/**
+ * Versions written without the leading "v": "1.29.13". YAML reads an unquoted 1.29 as a number
+ * (and 1.30 as 1.3), so a number gets its own message asking for quotes.
+ */
+export const semver = (example = "1.29.13") =>
+  z
+    .string({
+      error: (issue) =>
+        typeof issue.input === "number" ? `expected a quoted version string like "${example}", got the number ${issue.input}` : undefined,
+    })
+    .refine((v) => /^\d+\.\d+\.\d+$/.test(v), {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a version like ${example} (no leading "v")`,
+    });
 
 export const positiveInt = () =>
   z.number().int().refine((n) => n > 0, { error: (issue) => `${JSON.stringify(issue.input)} must be a positive whole number` });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hostOrAddress, ipv4, labelKey, labelValue, nodeName, port } from "./fields";
+import { hostAddress, labelKey, labelValue, nodeName, port } from "./fields";
 
 export const ROLES = ["control-plane", "worker", "etcd", "load-balancer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -38,9 +38,9 @@ export const taintSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   name: nodeName(),
   /** Where SSH connects to. */
-  address: hostOrAddress(),
+  address: hostAddress({ allowName: true }),
   /** The address the node uses inside the cluster (kubelet --node-ip, etcd, HAProxy backends); defaults to `address`. */
-  internalAddress: ipv4().optional(),
+  internalAddress: hostAddress({ allowName: false }).optional(),
   roles: z.array(z.enum(ROLES)).min(1, "a host needs at least one role (control-plane, worker, etcd, load-balancer)"),
   labels: z.record(labelKey(), labelValue()).default({}),
   taints: z.array(taintSchema).default([]),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cidr, hostOrAddress, port, semver } from "./fields";
+import { cidr, hostOrAddress, isDnsName, port, semver } from "./fields";
 
 /** Kubernetes minors this program renders kubeadm configuration for. */
 export const SUPPORTED_MINORS = { min: 28, max: 34 } as const;
@@ -13,7 +13,13 @@ export const kubernetesSchema = z.strictObject({
   serviceSubnet: cidr().default("10.96.0.0/12"),
   /** Networks the hosts live in; pod and service networks must not overlap them. Host addresses are always checked too. */
   nodeSubnets: z.array(cidr()).default([]),
-  dnsDomain: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a DNS domain").default("cluster.local"),
+  dnsDomain: z
+    .string()
+    .refine(isDnsName, {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not a DNS domain: write dot-separated labels of lower-case letters, digits and '-', none empty, like cluster.local`,
+    })
+    .default("cluster.local"),
   kubeProxyMode: z.enum(["iptables", "ipvs"]).default("iptables"),
   /** Port the API server binds on every control plane. */
   apiServerPort: port().default(6443),

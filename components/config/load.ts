@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
-import { CONFIG_NAMESPACE, ConfigError, closest } from "./errors";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { CONFIG_NAMESPACE, ConfigError, closest, type ConfigProblem } from "./errors";
 import { parseClusterConfig, type ClusterModel, type ParseOptions } from "./model";
 import { TOP_LEVEL_KEYS } from "./schema";
 
@@ -10,6 +10,30 @@ const FOREIGN_NAMESPACES = new Set(["pulumi", "command", "kubernetes", "random"]
 
 /** Keys whose values are secrets: kept out of the model, only their presence is recorded. */
 export const SECRET_KEYS = new Set(["sshPrivateKey"]);
+
+/** A stack file that is not YAML, reported as `stacks/Pulumi.<stack>.yaml:LINE:COL: message`. */
+export class StackFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StackFileError";
+  }
+}
+
+/**
+ * Secret keys must reach the stack file encrypted (`secure:` in the YAML). `isSecret` tells
+ * whether the value of a "cluster:<key>" entry is; `where` names the stack file for the message.
+ */
+export function plaintextSecrets(entries: Record<string, unknown>, isSecret: (fullKey: string) => boolean, where: string): ConfigProblem[] {
+  return [...SECRET_KEYS]
+    .map((key) => `${CONFIG_NAMESPACE}:${key}`)
+    .filter((fullKey) => entries[fullKey] !== undefined && !isSecret(fullKey))
+    .map((fullKey) => ({
+      key: fullKey,
+      message:
+        `is written in plain text in ${where}; a private key must be stored encrypted: ` +
+        `run \`pulumi config set --secret ${fullKey} < ~/.ssh/id_ed25519\` (with your key file), which replaces the plain-text value`,
+    }));
+}
 
 /** The model only records that a secret key is set; its value stays with Pulumi's config. */
 export function maskSecrets(section: Record<string, unknown>): Record<string, unknown> {
@@ -58,10 +82,32 @@ export function stackFilePath(stack: string, projectDir = path.resolve(__dirname
  * Secure values are not decrypted: a secret key only counts as present.
  */
 export function loadStackFile(stack: string, opts: Partial<ParseOptions> & { projectDir?: string } = {}): ClusterModel {
-  const file = stackFilePath(stack, opts.projectDir);
-  const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-  const section = maskSecrets(clusterSection(doc?.config ?? {}));
+  const { entries, shown } = readStackConfig(stack, opts.projectDir);
+  const isSecure = (key: string) => typeof entries[key] === "object" && entries[key] !== null && "secure" in (entries[key] as object);
+  const plaintext = plaintextSecrets(entries, isSecure, shown);
+  if (plaintext.length > 0) throw new ConfigError(plaintext);
+  const section = maskSecrets(clusterSection(entries));
   return parseClusterConfig(section, { stackName: stack, ...opts });
+}
+
+/** The `config:` entries of stacks/Pulumi.<stack>.yaml as written (secure values undecrypted), and the file as shown in messages. */
+export function readStackConfig(stack: string, projectDir = path.resolve(__dirname, "..", "..")): { entries: Record<string, unknown>; shown: string } {
+  const file = stackFilePath(stack, projectDir);
+  const shown = path.relative(projectDir, file);
+  const doc = parseStackYaml(fs.readFileSync(file, "utf8"), shown) as { config?: Record<string, unknown> } | null;
+  return { entries: doc?.config ?? {}, shown };
+}
+
+/** Parses a stack file's text; a syntax error becomes `FILE:LINE:COL: message`. */
+export function parseStackYaml(text: string, shownPath: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch (e) {
+    if (!(e instanceof YAMLParseError)) throw e;
+    const [line, col] = e.linePos ? [e.linePos[0].line, e.linePos[0].col] : [1, 1];
+    const reason = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, "");
+    throw new StackFileError(`${shownPath}:${line}:${col}: ${reason}`);
+  }
 }
 
 /** The same model from an in-memory object (tests, benchmarks). */

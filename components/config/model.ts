@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { closest, ConfigError, configKey, ProblemList, type ConfigProblem } from "./errors";
+import { closest, ConfigError, configKey, nameHosts, ProblemList, type ConfigProblem } from "./errors";
 import type { Role, SshInput, HostInput } from "./hosts";
 import type { KubernetesInput } from "./kubernetes";
 import { isIPv4, nthAddress, parseCidr } from "./net";
@@ -80,12 +80,13 @@ export interface ParseOptions {
  * defaulted model. Every problem is reported in one ConfigError.
  */
 export function parseClusterConfig(raw: unknown, opts: ParseOptions): ClusterModel {
+  const hosts = (raw as { hosts?: unknown } | null)?.hosts;
   const parsed = stackConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
+  if (!parsed.success) throw new ConfigError(nameHosts(parsed.error.issues.flatMap(describeIssue), hosts));
   const cfg = parsed.data;
   const problems = new ProblemList();
   checkCrossFieldRules(cfg, problems, { requireSshKey: opts.requireSshKey ?? false });
-  problems.throwIfAny();
+  if (problems.problems.length > 0) throw new ConfigError(nameHosts(problems.problems, hosts));
   return buildModel(cfg, opts.stackName);
 }
 

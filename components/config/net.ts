@@ -4,6 +4,23 @@ export function isIPv4(value: string): boolean {
   return ipaddr.IPv4.isValidFourPartDecimal(value);
 }
 
+/** Four dot-separated numbers: meant as an IPv4 address, whether or not it is a valid one. */
+export function looksLikeIPv4(value: string): boolean {
+  return /^\d+\.\d+\.\d+\.\d+$/.test(value);
+}
+
+const UNUSABLE_RANGES: Record<string, string> = {
+  loopback: "is a loopback address",
+  unspecified: "is the unspecified address",
+  multicast: "is a multicast address",
+  broadcast: "is the broadcast address",
+};
+
+/** Why a valid IPv4 address cannot be a host's address, or undefined when it can. */
+export function addressProblem(address: string): string | undefined {
+  return UNUSABLE_RANGES[ipaddr.IPv4.parse(address).range()];
+}
+
 export interface Cidr {
   text: string;
   first: number;

@@ -66,6 +66,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
   if (service && service.prefix > 28) {
     problems.add(["kubernetes", "serviceSubnet"], `${service.text} is too small: the cluster DNS service takes its 10th address`);
   }
+  if (pod) checkPodSubnetCapacity(cfg, pod, problems);
   const clusterNets: Array<[string, Cidr | undefined]> = [
     ["podSubnet", pod],
     ["serviceSubnet", service],
@@ -153,7 +154,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
     }
     if (lb.vip !== undefined) {
       const owner = hosts.findIndex((h) => h.address === lb.vip || h.internalAddress === lb.vip);
-      if (owner >= 0) problems.add(["loadBalancer", "vip"], `${lb.vip} is the address of hosts[${owner}] ("${hosts[owner].name}"); the VIP must be a free address`);
+      if (owner >= 0) problems.add(["loadBalancer", "vip"], `${lb.vip} is the address of hosts[${owner}]; the VIP must be a free address`);
       for (const [netKey, net] of clusterNets) {
         if (net && contains(net, lb.vip)) problems.add(["loadBalancer", "vip"], `${lb.vip} lies inside cluster:kubernetes.${netKey} ${net.text}`);
       }
@@ -171,6 +172,34 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
 
   // Add-ons.
   checkAddonRules(cfg, problems);
+}
+
+/** kube-controller-manager's default per-node pod range for IPv4 (--node-cidr-mask-size). */
+export const DEFAULT_NODE_CIDR_MASK = 24;
+
+/** kube-controller-manager gives every node its own slice of the pod network: there must be one for each node. */
+function checkPodSubnetCapacity(cfg: StackConfig, pod: Cidr, problems: ProblemList): void {
+  const args = cfg.kubernetes.controllerManagerExtraArgs;
+  const argName = ["node-cidr-mask-size-ipv4", "node-cidr-mask-size"].find((k) => args[k] !== undefined);
+  let mask = DEFAULT_NODE_CIDR_MASK;
+  if (argName) {
+    mask = Number(args[argName]);
+    if (!Number.isInteger(mask) || mask < 1 || mask > 32) {
+      problems.add(["kubernetes", "controllerManagerExtraArgs", argName], `${JSON.stringify(args[argName])} is not a prefix length (1-32)`);
+      return;
+    }
+  }
+  const nodes = cfg.hosts.filter((h) => h.roles.includes("control-plane") || h.roles.includes("worker")).length;
+  const capacity = mask >= pod.prefix ? 2 ** (mask - pod.prefix) : 0;
+  if (nodes <= capacity) return;
+  const maskSource = argName ? `cluster:kubernetes.controllerManagerExtraArgs.${argName}` : "node-cidr-mask-size";
+  const needed = Math.max(mask - Math.ceil(Math.log2(nodes)), 0);
+  problems.add(
+    ["kubernetes", "podSubnet"],
+    `${pod.text} has room for ${capacity} node range${capacity === 1 ? "" : "s"} but the cluster has ${nodes} nodes: ` +
+      `kube-controller-manager gives each node a /${mask} of the pod network (${maskSource}); ` +
+      `use a pod network of /${needed} or larger${needed >= 16 ? ", such as 10.244.0.0/16" : ""}`,
+  );
 }
 
 /** Add-on rules: settings that only make sense together, and values the add-ons cannot work with. */

@@ -1,6 +1,5 @@
-import * as fs from "node:fs";
-import { parse as parseYaml } from "yaml";
-import { clusterSection, parseClusterConfig, stackFilePath, type ClusterModel } from "../../components/config";
+import { clusterSection, parseClusterConfig, readStackConfig, type ClusterModel } from "../../components/config";
+import { fromNumber, toNumber } from "../../components/config/net";
 
 export const BENCH_STACK = "prod";
 
@@ -8,8 +7,7 @@ type HostEntry = { name: string; address: string; roles: string[]; [key: string]
 
 /** The `cluster:` section of a stack file, namespace stripped. */
 export function stackSection(stack: string = BENCH_STACK): Record<string, unknown> {
-  const doc = parseYaml(fs.readFileSync(stackFilePath(stack), "utf8")) as { config?: Record<string, unknown> } | null;
-  return clusterSection(doc?.config ?? {});
+  return clusterSection(readStackConfig(stack).entries);
 }
 
 /**
@@ -47,7 +45,21 @@ export function sectionWithWorkers(section: Record<string, unknown>, workers: nu
   }
   const kept = own.slice(0, workers);
   const others = hosts.filter((h) => !isWorker(h));
-  return { ...section, hosts: [...others, ...kept, ...extra] };
+  const all = [...others, ...kept, ...extra];
+  const nodes = all.filter((h) => h.roles.includes("worker") || h.roles.includes("control-plane")).length;
+  return { ...section, kubernetes: podSubnetFor(section.kubernetes as Record<string, unknown>, nodes), hosts: all };
+}
+
+/**
+ * A stack sized for a few nodes has a pod network with a /24 per node for a few hundred; scaled
+ * up, the copy gets the same network widened (same first address, aligned down) to fit every node.
+ */
+function podSubnetFor(kubernetes: Record<string, unknown>, nodes: number): Record<string, unknown> {
+  const [base, prefixText] = String(kubernetes.podSubnet ?? "10.244.0.0/16").split("/");
+  const prefix = Math.min(Number(prefixText), 24 - Math.ceil(Math.log2(Math.max(nodes, 1))));
+  const size = 2 ** (32 - prefix);
+  const first = Math.floor(toNumber(base) / size) * size;
+  return { ...kubernetes, podSubnet: `${fromNumber(first)}/${prefix}` };
 }
 
 /** The validated model of the benchmark stack with `workers` workers. */

@@ -131,6 +131,20 @@ export class ResourceGraph {
     return [...new Set(this.byName(name).dependencies.flatMap((urn) => this.expand(urn)))];
   }
 
+  /** Direct dependencies of one resource by URN (names are not unique across types), components expanded. */
+  dependencyUrnsOf(urn: string): string[] {
+    const r = this.byUrn.get(urn);
+    if (!r) throw new Error(`no resource ${urn}`);
+    return [...new Set(r.dependencies.flatMap((dep) => this.expandUrns(dep)))];
+  }
+
+  private expandUrns(urn: string): string[] {
+    const r = this.byUrn.get(urn);
+    if (!r) return [];
+    if (r.custom) return [r.urn];
+    return this.resources.filter((c) => c.parent === urn).flatMap((c) => this.expandUrns(c.urn));
+  }
+
   /** Every resource `name` waits for, directly or not. */
   ancestorsOf(name: string): Set<string> {
     const seen = new Set<string>();
@@ -147,10 +161,7 @@ export class ResourceGraph {
   }
 
   private expand(urn: string): string[] {
-    const r = this.byUrn.get(urn);
-    if (!r) return [];
-    if (r.custom) return [r.name];
-    return this.resources.filter((c) => c.parent === urn).flatMap((c) => this.expand(c.urn));
+    return this.expandUrns(urn).map((u) => this.byUrn.get(u)!.name);
   }
 
   /** Longest chain of custom resources (number of resources on it). */

@@ -21,14 +21,25 @@ const caDir = path.join(work, "ca");
 const processes: ChildProcess[] = [];
 
 function testModel(members: number): ClusterModel {
-  return modelFromObject({
-    kubernetes: { version: "1.29.13" },
-    etcd: { topology: "external", source: "distro", clientPort: CLIENT_PORT, peerPort: PEER_PORT, backup: { retention: 2 } },
-    hosts: [
-      { name: "cp1", address: "10.0.0.11", roles: ["control-plane"] },
-      ...Array.from({ length: members }, (_, i) => ({ name: `e${i + 1}`, address: `127.0.1.${i + 1}`, roles: ["etcd"] })),
-    ],
-  });
+  return onLoopback(
+    modelFromObject({
+      kubernetes: { version: "1.29.13" },
+      etcd: { topology: "external", source: "distro", clientPort: CLIENT_PORT, peerPort: PEER_PORT, backup: { retention: 2 } },
+      hosts: [
+        { name: "cp1", address: "10.0.0.11", roles: ["control-plane"] },
+        ...Array.from({ length: members }, (_, i) => ({ name: `e${i + 1}`, address: `10.0.1.${i + 1}`, roles: ["etcd"] })),
+      ],
+    }),
+  );
+}
+
+/**
+ * Stand-in: the members all run on this machine, so after validation (which refuses loopback
+ * host addresses) each member's 10.0.1.N becomes 127.0.1.N, before anything is rendered.
+ */
+function onLoopback(m: ClusterModel): ClusterModel {
+  for (const h of m.etcdMembers) h.address = h.internalAddress = h.address.replace(/^10\.0\.1\./, "127.0.1.");
+  return m;
 }
 // Five members in the config; e1-e3 start as the cluster, e4 joins it through member.sh.
 const model = testModel(5);
@@ -248,7 +259,7 @@ describe("etcd render tier: units pass systemd-analyze verify", () => {
   });
 
   it("the release unit differs from the distro unit only in the binary path", () => {
-    const release = modelFromObject({ ...testModelSection(), etcd: { topology: "external", source: "release", clientPort: CLIENT_PORT, peerPort: PEER_PORT } });
+    const release = onLoopback(modelFromObject({ ...testModelSection(), etcd: { topology: "external", source: "release", clientPort: CLIENT_PORT, peerPort: PEER_PORT } }));
     const unit = renderEtcdUnit(memberConfig(release, release.etcdMembers[0]));
     expect(unit).toContain("ExecStart=/usr/local/bin/etcd \\");
     expect(unit.replace("/usr/local/bin/etcd", "/usr/bin/etcd")).toBe(renderEtcdUnit(memberConfig(model, member("e1"))));
@@ -260,7 +271,7 @@ function testModelSection(): Record<string, unknown> {
     kubernetes: { version: "1.29.13" },
     hosts: [
       { name: "cp1", address: "10.0.0.11", roles: ["control-plane"] },
-      ...["e1", "e2", "e3"].map((name, i) => ({ name, address: `127.0.1.${i + 1}`, roles: ["etcd"] })),
+      ...["e1", "e2", "e3"].map((name, i) => ({ name, address: `10.0.1.${i + 1}`, roles: ["etcd"] })),
     ],
   };
 }

@@ -15,7 +15,7 @@ describe("add-on config rules: each names the key and says what to do", () => {
     ]);
     expect(problemsOf(withAddons({ metallb: { enabled: true, addresses: ["10.96.0.0/28", "10.0.0.20-10.0.0.30"] } }))).toEqual([
       "cluster:addons.metallb.addresses[0]: 10.96.0.0/28 overlaps the service network 10.96.0.0/12",
-      "cluster:addons.metallb.addresses[1]: 10.0.0.20-10.0.0.30 contains 10.0.0.21, the address of hosts[1]",
+      "cluster:addons.metallb.addresses[1]: 10.0.0.20-10.0.0.30 contains 10.0.0.21, the address of hosts[1] (w1)",
     ]);
     expect(problemsOf(withAddons({ metallb: { enabled: true, addresses: ["10.0.0.95-10.0.0.105"] } }, haSection(1)))).toEqual([
       "cluster:addons.metallb.addresses[0]: 10.0.0.95-10.0.0.105 contains 10.0.0.100, the control-plane VIP",
@@ -51,13 +51,13 @@ describe("add-on config rules: each names the key and says what to do", () => {
 
   it("calico: blocks must fit the pod network; only the v3.28 line is accepted", () => {
     const section = devSection();
-    section.kubernetes.podSubnet = "10.244.0.0/24";
+    section.kubernetes.podSubnet = "10.244.0.0/23";
     section.addons = { cni: { plugin: "calico", calico: { blockSize: 22, version: "v3.29.1" } } };
     expect(problemsOf(section)).toEqual([
       "cluster:addons.cni.calico.version: is not a calico v3.28 release like v3.28.2 (the shipped objects follow that release's manifest)",
     ]);
     section.addons.cni.calico.version = "v3.28.1";
-    expect(problemsOf(section)).toEqual(["cluster:addons.cni.calico.blockSize: /22 blocks do not fit in the pod network 10.244.0.0/24"]);
+    expect(problemsOf(section)).toEqual(["cluster:addons.cni.calico.blockSize: /22 blocks do not fit in the pod network 10.244.0.0/23"]);
   });
 
   it("add-on namespaces: valid names, not Kubernetes' own, not shared", () => {

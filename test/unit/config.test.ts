@@ -1,5 +1,10 @@
-import { describe, expect, it } from "vitest";
-import { loadStackFile } from "../../components/config";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { loadStackFile, StackFileError } from "../../components/config";
+import { loadStackForCli } from "../../scripts/lib/cli";
 import { devSection, haSection, model, problemsOf } from "./fixtures";
 
 describe("config: defaults", () => {
@@ -81,8 +86,8 @@ describe("config: validation names the key and the problem", () => {
         s.hosts[1].address = "10.0.0.11";
       }),
     ).toEqual([
-      'cluster:hosts[1].name: "cp1" is already the name of hosts[0]',
-      'cluster:hosts[1].address: "10.0.0.11" is already the address of hosts[0]',
+      'cluster:hosts[1] (cp1).name: "cp1" is already the name of hosts[0] (cp1)',
+      'cluster:hosts[1] (cp1).address: "10.0.0.11" is already the address of hosts[0] (cp1)',
     ]);
   });
 
@@ -96,7 +101,7 @@ describe("config: validation names the key and the problem", () => {
     ).toEqual([
       'cluster:kubernetes.podSubnet: "10.244.0.0/33" is not a valid IPv4 CIDR (network/prefix with no host bits set)',
       'cluster:kubernetes.serviceSubnet: "10.96.1.0/12" is not a valid IPv4 CIDR (network/prefix with no host bits set)',
-      'cluster:hosts[0].internalAddress: "10.0.0.300" is not a valid IPv4 address',
+      'cluster:hosts[0] (cp1).internalAddress: "10.0.0.300" is not a valid IPv4 address',
     ]);
   });
 
@@ -112,7 +117,7 @@ describe("config: validation names the key and the problem", () => {
       "cluster:kubernetes.nodeSubnets[0]: 10.0.0.0/8 overlaps the service network 10.96.0.0/12",
     ]);
     expect(mutate((s) => (s.hosts[1].address = "10.244.3.4"))).toEqual([
-      "cluster:hosts[1].address: 10.244.3.4 lies inside cluster:kubernetes.podSubnet 10.244.0.0/16; host, pod and service networks must not overlap",
+      "cluster:hosts[1] (w1).address: 10.244.3.4 lies inside cluster:kubernetes.podSubnet 10.244.0.0/16; host, pod and service networks must not overlap",
     ]);
   });
 
@@ -143,7 +148,7 @@ describe("config: validation names the key and the problem", () => {
 
   it("the etcd role needs the external topology", () => {
     expect(mutate((s) => s.hosts.push({ name: "e1", address: "10.0.0.31", roles: ["etcd"] }))).toEqual([
-      'cluster:hosts[2].roles: the etcd role needs cluster:etcd.topology "external"; with stacked etcd the control planes run it',
+      'cluster:hosts[2] (e1).roles: the etcd role needs cluster:etcd.topology "external"; with stacked etcd the control planes run it',
     ]);
   });
 
@@ -159,7 +164,7 @@ describe("config: validation names the key and the problem", () => {
 
   it("a VIP that is also a host address", () => {
     expect(mutate((s) => (s.loadBalancer.vip = "10.0.0.12"), () => haSection(1))).toEqual([
-      'cluster:loadBalancer.vip: 10.0.0.12 is the address of hosts[3] ("cp2"); the VIP must be a free address',
+      'cluster:loadBalancer.vip: 10.0.0.12 is the address of hosts[3] (cp2); the VIP must be a free address',
     ]);
   });
 
@@ -186,7 +191,7 @@ describe("config: validation names the key and the problem", () => {
         s.mirrors = { imageRepo: "a" };
       }),
     ).toEqual([
-      'cluster:hosts[0].adress: unknown key (did you mean "address"?)',
+      'cluster:hosts[0] (cp1).adress: unknown key (did you mean "address"?)',
       'cluster:mirrors.imageRepo: unknown key (did you mean "imageRepository"?)',
       'cluster:kubernets: unknown key (did you mean "kubernetes"?)',
     ]);
@@ -202,7 +207,7 @@ describe("config: validation names the key and the problem", () => {
     ).toEqual([
       "cluster:kubernetes.version: expected string, it is missing",
       "cluster:ssh.port: expected number, received string",
-      'cluster:hosts[1].roles[0]: must be one of "control-plane", "worker", "etcd", "load-balancer"',
+      'cluster:hosts[1] (w1).roles[0]: must be one of "control-plane", "worker", "etcd", "load-balancer"',
     ]);
   });
 
@@ -224,7 +229,7 @@ describe("config: validation names the key and the problem", () => {
     ]);
     expect(mutate((s) => (s.hosts[0].roles = ["load-balancer", "control-plane"]), () => haSection(1))).toEqual([
       "cluster:hosts: 4 control planes with stacked etcd: etcd needs a majority (n/2+1) of its members to work, so 4 members tolerate 1 failure(s), no more than 3 would, while adding one more machine that can fail; use 1, 3, 5 or 7",
-      'cluster:hosts[0].roles: a dedicated load balancer cannot also be a control plane; use cluster:loadBalancer.mode "colocated" instead',
+      'cluster:hosts[0] (lb1).roles: a dedicated load balancer cannot also be a control plane; use cluster:loadBalancer.mode "colocated" instead',
     ]);
     expect(mutate((s) => (s.loadBalancer = { mode: "none", vip: "10.0.0.100" }))).toEqual([
       'cluster:loadBalancer.vip: is set but cluster:loadBalancer.mode is "none"; set the mode to dedicated or colocated',
@@ -247,16 +252,16 @@ describe("config: validation names the key and the problem", () => {
 
   it("host rules: DNS-name addresses, labels on non-nodes, roles", () => {
     expect(mutate((s) => (s.hosts[1].address = "w1.example.com"))).toEqual([
-      'cluster:hosts[1].internalAddress: required because address "w1.example.com" is a DNS name: cluster members talk over IPv4 addresses',
+      'cluster:hosts[1] (w1).internalAddress: required because address "w1.example.com" is a DNS name: cluster members talk over IPv4 addresses',
     ]);
     expect(mutate((s) => (s.hosts[0].labels = { a: "b" }), () => haSection(1))).toEqual([
-      "cluster:hosts[0]: labels and taints apply to Kubernetes nodes only; this host has neither the control-plane nor the worker role",
+      "cluster:hosts[0] (lb1): labels and taints apply to Kubernetes nodes only; this host has neither the control-plane nor the worker role",
     ]);
     expect(mutate((s) => (s.hosts[1].roles = []))).toEqual([
-      "cluster:hosts[1].roles: a host needs at least one role (control-plane, worker, etcd, load-balancer)",
+      "cluster:hosts[1] (w1).roles: a host needs at least one role (control-plane, worker, etcd, load-balancer)",
     ]);
     expect(mutate((s) => (s.hosts[1].name = "Worker_1"))).toEqual([
-      'cluster:hosts[1].name: "Worker_1" is not a valid node name (lower-case letters, digits, \'-\' and \'.\', starting and ending with a letter or digit)',
+      'cluster:hosts[1] (Worker_1).name: "Worker_1" is not a valid node name (lower-case letters, digits, \'-\' and \'.\', starting and ending with a letter or digit)',
     ]);
   });
 
@@ -307,5 +312,170 @@ describe("where the stack files are", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("config: a newcomer's mistakes are refused with the key, the host and what to do", () => {
+  const threeNodes = () => {
+    const s = devSection();
+    s.hosts.push({ name: "w2", address: "10.0.0.22", roles: ["worker"] });
+    return s;
+  };
+
+  it("a pod network too small to give every node its range", () => {
+    const s = threeNodes();
+    s.kubernetes.podSubnet = "10.244.0.0/30";
+    expect(problemsOf(s)).toEqual([
+      "cluster:kubernetes.podSubnet: 10.244.0.0/30 has room for 0 node ranges but the cluster has 3 nodes: kube-controller-manager gives each node a /24 of the pod network (node-cidr-mask-size); use a pod network of /22 or larger, such as 10.244.0.0/16",
+    ]);
+    s.kubernetes.podSubnet = "10.244.0.0/24";
+    s.kubernetes.controllerManagerExtraArgs = { "node-cidr-mask-size": "25" };
+    expect(problemsOf(s)).toEqual([
+      "cluster:kubernetes.podSubnet: 10.244.0.0/24 has room for 2 node ranges but the cluster has 3 nodes: kube-controller-manager gives each node a /25 of the pod network (cluster:kubernetes.controllerManagerExtraArgs.node-cidr-mask-size); use a pod network of /23 or larger, such as 10.244.0.0/16",
+    ]);
+    s.kubernetes.controllerManagerExtraArgs = { "node-cidr-mask-size": "26" };
+    expect(model(s).kubernetes.podSubnet).toBe("10.244.0.0/24");
+    s.kubernetes.controllerManagerExtraArgs = { "node-cidr-mask-size": "x" };
+    expect(problemsOf(s)).toEqual(['cluster:kubernetes.controllerManagerExtraArgs.node-cidr-mask-size: "x" is not a prefix length (1-32)']);
+    // Only nodes count: balancers and etcd members get no pod range.
+    const ha = haSection(250);
+    expect(model(ha).nodes).toHaveLength(253);
+    ha.hosts.push(...[1, 2, 3, 4].map((i) => ({ name: `w${250 + i}`, address: `10.0.2.${i}`, roles: ["worker"] })));
+    expect(problemsOf(ha)).toEqual([
+      "cluster:kubernetes.podSubnet: 10.244.0.0/16 has room for 256 node ranges but the cluster has 257 nodes: kube-controller-manager gives each node a /24 of the pod network (node-cidr-mask-size); use a pod network of /15 or larger",
+    ]);
+  });
+
+  it("a DNS domain with an empty label", () => {
+    expect(problemsOf({ ...devSection(), kubernetes: { version: "1.29.13", dnsDomain: "cluster..local" } })).toEqual([
+      `cluster:kubernetes.dnsDomain: "cluster..local" is not a DNS domain: write dot-separated labels of lower-case letters, digits and '-', none empty, like cluster.local`,
+    ]);
+  });
+
+  it("a node address no other machine can reach: loopback, unspecified, multicast, broadcast", () => {
+    const s = threeNodes();
+    s.hosts[0].address = "127.0.0.1";
+    s.hosts[1].internalAddress = "0.0.0.0";
+    s.hosts[2].address = "224.0.0.5";
+    expect(problemsOf(s)).toEqual([
+      "cluster:hosts[0] (cp1).address: 127.0.0.1 is a loopback address: the other machines cannot reach this host there; use the address the host has on the network the nodes share",
+      "cluster:hosts[1] (w1).internalAddress: 0.0.0.0 is the unspecified address: the other machines cannot reach this host there; use the address the host has on the network the nodes share",
+      "cluster:hosts[2] (w2).address: 224.0.0.5 is a multicast address: the other machines cannot reach this host there; use the address the host has on the network the nodes share",
+    ]);
+    s.hosts = devSection().hosts;
+    s.hosts[1].address = "localhost";
+    s.hosts[1].internalAddress = "255.255.255.255";
+    expect(problemsOf(s)).toEqual([
+      "cluster:hosts[1] (w1).address: localhost is a loopback name: the other machines cannot reach this host there; use the address the host has on the network the nodes share",
+      "cluster:hosts[1] (w1).internalAddress: 255.255.255.255 is the broadcast address: the other machines cannot reach this host there; use the address the host has on the network the nodes share",
+    ]);
+  });
+
+  it("something shaped like an address is checked as an address, not as a DNS name", () => {
+    const s = devSection();
+    s.hosts[1].address = "192.168.56.300";
+    s.controlPlaneEndpoint = { host: "10.0.0.256" };
+    expect(problemsOf(s)).toEqual([
+      'cluster:controlPlaneEndpoint.host: "10.0.0.256" is not a valid IPv4 address',
+      'cluster:hosts[1] (w1).address: "192.168.56.300" is not a valid IPv4 address',
+    ]);
+    s.hosts[1].address = "w1_bad.example.com";
+    delete s.controlPlaneEndpoint;
+    expect(problemsOf(s)).toEqual(['cluster:hosts[1] (w1).address: "w1_bad.example.com" is neither an IPv4 address nor a DNS name']);
+  });
+
+  it("an unquoted version, which YAML reads as a number", () => {
+    expect(problemsOf({ ...devSection(), kubernetes: { version: 1.29 } })).toEqual([
+      'cluster:kubernetes.version: expected a quoted version string like "1.29.13", got the number 1.29',
+    ]);
+    expect(problemsOf({ ...devSection(), etcd: { version: 3.5 } })).toEqual([
+      'cluster:etcd.version: expected a quoted version string like "3.5.16", got the number 3.5',
+    ]);
+  });
+
+  it("names a host by its name wherever it is known, and by index only where it is not", () => {
+    const s = haSection(3);
+    s.hosts[7].address = "10.0.0.5";
+    s.hosts[6].name = 42;
+    expect(problemsOf(s)).toEqual([
+      "cluster:hosts[6].name: expected string, received number",
+    ]);
+    s.hosts[6].name = "w2";
+    expect(problemsOf(s)).toEqual(['cluster:hosts[7] (w3).address: "10.0.0.5" is already the address of hosts[0] (lb1)']);
+  });
+});
+
+describe("stack files: YAML errors and plain-text secrets", () => {
+  const project = (stackText: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-stack-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: x\nruntime: nodejs\nstackConfigDir: stacks\n");
+    fs.mkdirSync(path.join(dir, "stacks"));
+    fs.writeFileSync(path.join(dir, "stacks", "Pulumi.dev.yaml"), stackText);
+    return dir;
+  };
+  const validStack = [
+    "config:",
+    "  cluster:kubernetes:",
+    '    version: "1.29.13"',
+    "  cluster:hosts:",
+    "    - { name: cp1, address: 10.0.0.11, roles: [control-plane] }",
+  ];
+  let dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    dirs = [];
+  });
+  const stackDir = (lines: string[]) => {
+    const dir = project(lines.join("\n") + "\n");
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("a YAML syntax error is one line, FILE:LINE:COL: message, in the tools as in loadStackFile", () => {
+    const dir = stackDir([...validStack.slice(0, 4), "    - { name: cp1, address: 10.0.0.11, roles: [control-plane]", "  cluster:ssh: { user: ops }"]);
+    const expected = "stacks/Pulumi.dev.yaml:6:3: Flow map in block collection must be sufficiently indented and end with a }";
+    expect(() => loadStackFile("dev", { projectDir: dir })).toThrow(new StackFileError(expected));
+    const printed: unknown[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((...args) => void printed.push(...args));
+    try {
+      expect(loadStackForCli("dev", dir)).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(printed).toEqual([expected]);
+  });
+
+  it("refuses an SSH private key written into the stack file in plain text, showing the --secret command", () => {
+    const dir = stackDir([...validStack, '  cluster:sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3Blbn\\n-----END OPENSSH PRIVATE KEY-----"']);
+    expect(() => loadStackFile("dev", { projectDir: dir })).toThrow(
+      "invalid stack config (1 problem):\n  - cluster:sshPrivateKey: is written in plain text in stacks/Pulumi.dev.yaml; a private key must be stored encrypted: " +
+        "run `pulumi config set --secret cluster:sshPrivateKey < ~/.ssh/id_ed25519` (with your key file), which replaces the plain-text value",
+    );
+    const secure = stackDir([...validStack, "  cluster:sshPrivateKey:", "    secure: AAABAKbkeLOSi9sL1H2zpdIZ1kP5"]);
+    expect(loadStackFile("dev", { projectDir: secure }).hasSshPrivateKey).toBe(true);
+  });
+
+  it("the program (pulumi up) refuses the plain-text key too, and reports config problems without a stack trace", async () => {
+    const { modelFromPulumiConfig } = await import("../../components/config/pulumi");
+    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name, state: a.inputs }), call: (a) => a.inputs }, "kubeadm-on-pulumi", "dev", true);
+    const entries = {
+      "cluster:kubernetes": JSON.stringify({ version: "1.29.13" }),
+      "cluster:hosts": JSON.stringify([{ name: "cp1", address: "10.0.0.11", roles: ["control-plane"] }]),
+      "cluster:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----",
+    };
+    pulumi.runtime.setAllConfig(entries, []);
+    let error: unknown;
+    try {
+      modelFromPulumiConfig();
+    } catch (e) {
+      error = e;
+    }
+    expect(pulumi.RunError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toBe(
+      "invalid stack config (1 problem):\n  - cluster:sshPrivateKey: is written in plain text in stacks/Pulumi.dev.yaml; a private key must be stored encrypted: " +
+        "run `pulumi config set --secret cluster:sshPrivateKey < ~/.ssh/id_ed25519` (with your key file), which replaces the plain-text value",
+    );
+    pulumi.runtime.setAllConfig(entries, ["cluster:sshPrivateKey"]);
+    expect(modelFromPulumiConfig().model.hasSshPrivateKey).toBe(true);
   });
 });
