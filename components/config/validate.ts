@@ -3,6 +3,7 @@ import { quantityBytes } from "../addons/quantity";
 import { contains, isIPv4, overlaps, parseCidr, toNumber, type Cidr } from "./net";
 import type { StackConfig } from "./schema";
 import { SUPPORTED_MINORS } from "./kubernetes";
+import { checkOsFamilyRules } from "./os-family";
 
 export const ETCD_MEMBER_COUNTS = [1, 3, 5, 7];
 
@@ -171,6 +172,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
 
   // Add-ons.
   checkAddonRules(cfg, problems);
+  checkOsFamilyRules(cfg, problems);
 }
 
 /** Add-on rules: settings that only make sense together, and values the add-ons cannot work with. */
