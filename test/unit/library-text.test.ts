@@ -25,7 +25,7 @@ describe("shell function libraries as scripts carry them", () => {
     const carried = definitions(`${PRELUDE}\n${APT_FUNCTIONS}`);
     expect(carried).toBe(definitions(`${PRELUDE_SOURCE}\n${APT_SOURCE}`));
     expect(carried).toContain("kop_put ()");
-    expect(carried).toContain("kop_apt_install ()");
+    expect(carried).toContain("kop_pkg_install ()");
     expect(carried).toContain("declare -- KOP_APPLIED=");
     expect(carried).toContain("trap -- 'kop_on_exit' EXIT");
   });
