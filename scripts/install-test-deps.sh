@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   shellcheck containerd haproxy keepalived etcd-server etcd-client openssl prometheus prometheus-alertmanager
   systemd-container debootstrap openssh-client iptables iproute2 dpkg-dev apt-utils gnupg python3 curl util-linux
+  python3-dnf python3-firewall
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -145,7 +145,11 @@ describe("Kubernetes packages", () => {
     section.mirrors = { kubernetesPackages: "https://mirror.example.com/kubernetes-new/core/stable/" };
     const m = model(section);
     expect(kubernetesRepository(m)).toEqual({
+      format: "deb",
+      name: "kubernetes",
       url: "https://mirror.example.com/kubernetes-new/core/stable/v1.29/deb/",
+      suite: "/",
+      components: [],
       keyUrl: "https://mirror.example.com/kubernetes-new/core/stable/v1.29/deb/Release.key",
     });
     const step = planKubePackages(m)[0];
