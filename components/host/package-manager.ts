@@ -69,13 +69,18 @@ export const APT_FUNCTIONS = library("apt.sh");
 /** Shell functions the dnf snippets rely on (packages.sh and dnf.sh). */
 export const DNF_FUNCTIONS = library("dnf.sh");
 
-export const apt: PackageManager = {
-  family: "apt",
-  functions: APT_FUNCTIONS,
+/** The snippets every family spells alike: they call the kop_pkg_* functions its library defines. */
+const neutral: Pick<PackageManager, "install" | "purgeRecorded" | "hold" | "unhold"> = {
   install: (packages, record) => `${recorded(record)}kop_pkg_install ${words(packages)}`,
   purgeRecorded: (record) => `kop_pkg_purge_recorded ${PACKAGE_RECORDS}/${record}`,
   hold: (packages) => `kop_pkg_hold ${words(packages)}`,
   unhold: (packages) => `kop_pkg_unhold ${words(packages)}`,
+};
+
+export const apt: PackageManager = {
+  family: "apt",
+  functions: APT_FUNCTIONS,
+  ...neutral,
   addRepository: (repo) => {
     if (repo.format !== "deb") throw new Error(`apt cannot read the ${repo.format} repository ${repo.name}`);
     // apt reads ASCII-armored keys named *.asc directly (apt >= 1.4), so no gpg is needed on the host.
@@ -109,10 +114,7 @@ export const repoFilePath = (name: string) => `/etc/yum.repos.d/kubeadm-on-pulum
 export const dnf: PackageManager = {
   family: "dnf",
   functions: DNF_FUNCTIONS,
-  install: (packages, record) => `${recorded(record)}kop_pkg_install ${words(packages)}`,
-  purgeRecorded: (record) => `kop_pkg_purge_recorded ${PACKAGE_RECORDS}/${record}`,
-  hold: (packages) => `kop_pkg_hold ${words(packages)}`,
-  unhold: (packages) => `kop_pkg_unhold ${words(packages)}`,
+  ...neutral,
   addRepository: (repo) => {
     if (repo.format !== "rpm") throw new Error(`dnf cannot read the ${repo.format} repository ${repo.name}`);
     // A changed repository must not be served from dnf's metadata cache of the old one.
