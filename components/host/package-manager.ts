@@ -94,11 +94,15 @@ export const apt: PackageManager = {
   removeRepository: (name) => `kop_restore /etc/apt/sources.list.d/${name}.list\nkop_restore /etc/apt/keyrings/${name}.asc`,
 };
 
-/** The .repo file dnf reads for `repo` (signature checked against the key file placed beside it). */
+/**
+ * The .repo file dnf reads for `repo` (signature checked against the key file placed beside it).
+ * Its id is ours alone: a host set up by hand often has a [kubernetes] or [docker-ce-stable] of its
+ * own, and dnf uses only one definition of an id.
+ */
 export function renderRepoFile(repo: Extract<Repository, { format: "rpm" }>): string {
   return [
     "# Managed by kubeadm-on-pulumi",
-    `[${repo.name}]`,
+    `[${repoId(repo.name)}]`,
     `name=${repo.name} (kubeadm-on-pulumi)`,
     `baseurl=${repo.baseUrl}`,
     "enabled=1",
@@ -108,6 +112,7 @@ export function renderRepoFile(repo: Extract<Repository, { format: "rpm" }>): st
   ].join("\n");
 }
 
+export const repoId = (name: string) => `kubeadm-on-pulumi-${name}`;
 export const rpmKeyPath = (name: string) => `/etc/pki/rpm-gpg/kubeadm-on-pulumi-${name}.asc`;
 export const repoFilePath = (name: string) => `/etc/yum.repos.d/kubeadm-on-pulumi-${name}.repo`;
 
@@ -118,7 +123,7 @@ export const dnf: PackageManager = {
   addRepository: (repo) => {
     if (repo.format !== "rpm") throw new Error(`dnf cannot read the ${repo.format} repository ${repo.name}`);
     // A changed repository must not be served from dnf's metadata cache of the old one.
-    const expire = `dnf -q clean expire-cache --disablerepo='*' --enablerepo=${repo.name} >/dev/null 2>&1 || true`;
+    const expire = `dnf -q clean expire-cache --disablerepo='*' --enablerepo=${repoId(repo.name)} >/dev/null 2>&1 || true`;
     return [
       placeKey(repo, rpmKeyPath(repo.name), expire),
       `if printf '%s' ${shQuote(renderRepoFile(repo))} | kop_put ${repoFilePath(repo.name)} 0644; then ${expire}; fi`,

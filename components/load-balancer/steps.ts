@@ -45,9 +45,10 @@ export function renderInstall(model: ClusterModel, host: HostModel): RenderedSte
     pm.functions,
     pm.purgeRecorded(PACKAGE_RECORD),
     // Left behind when the package goes: systemd's bind-mount target for /dev/log in HAProxy's chroot
-    // (so dpkg cannot remove the directory) and the stats socket in the package's tmpfiles directory.
+    // (so dpkg cannot remove the directory) and the stats socket (the package's tmpfiles directory;
+    // in the chroot on the RHEL family).
     "if ! kop_pkg_installed haproxy; then",
-    "  if [ -d /var/lib/haproxy ]; then rm -f /var/lib/haproxy/dev/log; rmdir /var/lib/haproxy/dev /var/lib/haproxy 2>/dev/null || true; fi",
+    "  if [ -d /var/lib/haproxy ]; then rm -f /var/lib/haproxy/dev/log /var/lib/haproxy/stats; rmdir /var/lib/haproxy/dev /var/lib/haproxy 2>/dev/null || true; fi",
     "  if [ -d /run/haproxy ]; then rm -f /run/haproxy/admin.sock; rmdir /run/haproxy 2>/dev/null || true; fi",
     "fi",
     `kop_restore ${NONLOCAL_BIND_SYSCTL_FILE}`,

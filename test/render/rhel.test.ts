@@ -57,13 +57,13 @@ describe("RHEL-family files, read by dnf and firewalld", () => {
       const base = model.mirrors.kubernetesPackages.replace(/\/$/, "");
       const docker = model.mirrors.dockerPackages.replace(/\/$/, "");
       expect(JSON.parse(result.stdout)).toEqual({
-        kubernetes: {
+        "kubeadm-on-pulumi-kubernetes": {
           baseurl: [`${base}/${model.kubernetes.minorTag}/rpm/`],
           gpgkey: ["file:///etc/pki/rpm-gpg/kubeadm-on-pulumi-kubernetes.asc"],
           gpgcheck: true,
           enabled: true,
         },
-        docker: {
+        "kubeadm-on-pulumi-docker": {
           baseurl: [`${docker}/centos/9/x86_64/stable`],
           gpgkey: ["file:///etc/pki/rpm-gpg/kubeadm-on-pulumi-docker.asc"],
           gpgcheck: true,
