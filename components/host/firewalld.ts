@@ -127,6 +127,7 @@ export function firewalldClose(): string {
     "fi",
     `kop_restore ${FIREWALLD_SERVICE_FILE}`,
     "if systemctl is-active --quiet firewalld; then firewall-cmd --reload >/dev/null || true; fi",
-    "rmdir /etc/firewalld/services /etc/firewalld 2>/dev/null || true",
+    "# Without firewalld the directories were made for our file; with it, they are the package's.",
+    "if ! command -v firewall-cmd >/dev/null 2>&1; then rmdir /etc/firewalld/services /etc/firewalld 2>/dev/null || true; fi",
   ].join("\n");
 }

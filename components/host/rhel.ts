@@ -52,6 +52,7 @@ export function chronyIncludeSources(): string {
   ].join("\n");
 }
 
+/** The host's chrony.conf back; RHEL's chrony has no /etc/chrony, so the directories of our sources file go too. */
 export function chronyIncludeRestore(): string {
-  return `if [ -e ${CHRONY_CONF}.kop-orig ]; then kop_restore ${CHRONY_CONF}; fi`;
+  return `if [ -e ${CHRONY_CONF}.kop-orig ]; then kop_restore ${CHRONY_CONF}; fi\nrmdir /etc/chrony/sources.d /etc/chrony 2>/dev/null || true`;
 }

@@ -10,9 +10,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { firewallOpenings, firewalldServiceFile } from "../../components/host/firewalld";
+import { firewallOpenings, firewalldClose, firewalldOpen, firewalldServiceFile } from "../../components/host/firewalld";
 import { DNF_FUNCTIONS, dnf, packageManagerOf, renderRepoFile } from "../../components/host/package-manager";
 import { renderOsPrep } from "../../components/host/prep";
+import { selinuxApply, selinuxRestore } from "../../components/host/selinux";
 import { kubernetesRepository } from "../../components/kube-packages/plan";
 import { planCluster } from "../../components/plan";
 import { PRELUDE } from "../../components/remote/shell";
@@ -312,5 +313,137 @@ esac
     expect(purge.db).toEqual(["chrony 0:4.5-1.el9"]);
     expect(purge.lock).toBe("");
     expect(purge.out.trim()).toBe("removed-record");
+  });
+});
+
+describe("SELinux and firewalld parts in bash, against stand-in commands", () => {
+  /**
+   * Runs a snippet with the prelude; /etc and the state directory are moved under a scratch root,
+   * and systemctl, firewall-cmd, firewall-offline-cmd, getenforce, setenforce, getsebool and setsebool
+   * are stand-ins that log their arguments and keep their state in files there.
+   */
+  function runHost(snippet: string, state: { firewalld?: "running" | "stopped" | "absent"; selinux?: string; etc?: Record<string, string> }, root?: string) {
+    const dir = root ?? fs.mkdtempSync(path.join(os.tmpdir(), "kop-rhel-host-"));
+    const bin = path.join(dir, "bin");
+    if (!root) {
+      fs.mkdirSync(bin);
+      fs.writeFileSync(path.join(dir, "mode"), state.selinux ?? "Enforcing");
+      fs.writeFileSync(path.join(dir, "zone-services"), "");
+      for (const [file, text] of Object.entries(state.etc ?? {})) {
+        fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+        fs.writeFileSync(path.join(dir, file), text);
+      }
+      const tool = (name: string, body: string) => {
+        fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >>"$T/log"\n${body}\n`);
+        fs.chmodSync(path.join(bin, name), 0o755);
+      };
+      const fw = state.firewalld ?? "running";
+      tool("systemctl", `if [ "$1 $2 $3" = "is-active --quiet firewalld" ]; then [ "${fw}" = running ]; else exit 0; fi`);
+      const zoneOps = `for a in "$@"; do case "$a" in
+  --get-default-zone) echo public ;;
+  --query-service=*) grep -qx "\${a#*=}" "$T/zone-services" ;;
+  --add-service=*) echo "\${a#*=}" >>"$T/zone-services" ;;
+  --remove-service=*) sed -i "/^\${a#*=}$/d" "$T/zone-services" ;;
+esac; done`;
+      if (fw !== "absent") {
+        tool("firewall-cmd", zoneOps);
+        tool("firewall-offline-cmd", zoneOps);
+      }
+      tool("getenforce", 'cat "$T/mode"');
+      tool("setenforce", 'if [ "$1" = 0 ]; then echo Permissive >"$T/mode"; else echo Enforcing >"$T/mode"; fi');
+      tool("getsebool", 'echo "haproxy_connect_any --> off"');
+      tool("setsebool", "exit 0");
+    }
+    const moved = snippet.replaceAll("/var/lib/kubeadm-on-pulumi", `${dir}/state`).replace(/(?<=[\s'"(])\/etc\//g, `${dir}/etc/`);
+    const text = `set -euo pipefail\n${PRELUDE.replaceAll("/var/lib/kubeadm-on-pulumi", `${dir}/state`)}\n${moved}`;
+    execFileSync("bash", ["-c", text], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, T: dir } });
+    const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : undefined);
+    return { dir, read, log: (read("log") ?? "").split("\n").filter(Boolean) };
+  }
+  const rhelModel = (os: Record<string, unknown> = {}) => model(rhel(haSection(1), os));
+  const parts = (m: ReturnType<typeof model>, name: string) => {
+    const h = host(m, name);
+    const file = firewalldServiceFile(m, h);
+    return { file, open: firewalldOpen(file, h), close: firewalldClose(), apply: selinuxApply(m, h, dnf), restore: selinuxRestore() };
+  };
+
+  it("firewalld running: the service file, added to the default zone once, reloaded; the delete takes it out and removes the file", () => {
+    const m = rhelModel();
+    const p = parts(m, "w1");
+    const first = runHost(p.open, { firewalld: "running" });
+    expect(first.read("etc/firewalld/services/kubeadm-on-pulumi.xml")).toBe(p.file.content);
+    expect(first.read("zone-services")).toBe("kubeadm-on-pulumi\n");
+    expect(first.read("state/firewalld-zone")).toBe("public\n");
+    expect(first.log.filter((l) => l.startsWith("firewall-cmd"))).toEqual([
+      "firewall-cmd --reload",
+      "firewall-cmd --get-default-zone",
+      "firewall-cmd --permanent --zone=public --query-service=kubeadm-on-pulumi",
+      "firewall-cmd --permanent --zone=public --add-service=kubeadm-on-pulumi",
+      "firewall-cmd --reload",
+    ]);
+    fs.rmSync(path.join(first.dir, "log"));
+    const again = runHost(p.open, {}, first.dir);
+    expect(again.log.filter((l) => l.startsWith("firewall-cmd"))).toEqual(["firewall-cmd --permanent --zone=public --query-service=kubeadm-on-pulumi"]);
+    const undone = runHost(p.close, {}, first.dir);
+    expect(undone.read("zone-services")).toBe("");
+    expect(undone.read("etc/firewalld/services/kubeadm-on-pulumi.xml")).toBeUndefined();
+    expect(undone.read("state/firewalld-zone")).toBeUndefined();
+    expect(undone.log.some((l) => /systemctl (stop|disable|mask)/.test(l))).toBe(false);
+    fs.rmSync(first.dir, { recursive: true, force: true });
+  });
+
+  it("firewalld stopped: the permanent configuration through firewall-offline-cmd; absent: only the file, and the run says so", () => {
+    const p = parts(rhelModel(), "w1");
+    const stopped = runHost(p.open, { firewalld: "stopped" });
+    expect(stopped.log.filter((l) => l.startsWith("firewall"))).toEqual([
+      "firewall-offline-cmd --get-default-zone",
+      "firewall-offline-cmd --zone=public --query-service=kubeadm-on-pulumi",
+      "firewall-offline-cmd --zone=public --add-service=kubeadm-on-pulumi",
+    ]);
+    fs.rmSync(stopped.dir, { recursive: true, force: true });
+    const absent = runHost(p.open, { firewalld: "absent" });
+    expect(absent.log.filter((l) => l.startsWith("firewall"))).toEqual([]);
+    expect(absent.read("etc/firewalld/services/kubeadm-on-pulumi.xml")).toBe(p.file.content);
+    runHost(p.close, {}, absent.dir);
+    expect(fs.existsSync(path.join(absent.dir, "etc/firewalld"))).toBe(false);
+    fs.rmSync(absent.dir, { recursive: true, force: true });
+  });
+
+  it("SELinux permissive: setenforce 0 and the boot mode, recorded; the delete puts both back", () => {
+    const p = parts(rhelModel(), "cp1");
+    const config = "# This file controls the state of SELinux\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
+    const run1 = runHost(p.apply, { selinux: "Enforcing", etc: { "etc/selinux/config": config } });
+    expect(run1.read("mode")).toBe("Permissive\n");
+    expect(run1.read("etc/selinux/config")).toBe(config.replace("SELINUX=enforcing", "SELINUX=permissive"));
+    expect(run1.read("state/selinux-mode")).toBe("Enforcing\n");
+    const undone = runHost(p.restore, {}, run1.dir);
+    expect(undone.read("mode")).toBe("Enforcing\n");
+    expect(undone.read("etc/selinux/config")).toBe(config);
+    expect(undone.read("state/selinux-mode")).toBeUndefined();
+    fs.rmSync(run1.dir, { recursive: true, force: true });
+    // Already permissive: nothing to record, nothing to put back.
+    const quiet = runHost(p.apply, { selinux: "Permissive", etc: { "etc/selinux/config": config.replace("enforcing", "permissive") } });
+    expect(quiet.log.filter((l) => l.startsWith("setenforce"))).toEqual([]);
+    expect(quiet.read("state/selinux-mode")).toBeUndefined();
+    fs.rmSync(quiet.dir, { recursive: true, force: true });
+  });
+
+  it("SELinux enforcing on a balancer: setenforce 1 and haproxy_connect_any on, both undone; a disabled SELinux is refused", () => {
+    const m = rhelModel({ selinux: "enforcing" });
+    const p = parts(m, "lb1");
+    const apply = p.apply.replace(/^KOP_PACKAGE_RECORD=.*container-selinux.*$/m, ": container-selinux is tested with dnf.sh");
+    const config = "SELINUX=permissive\nSELINUXTYPE=targeted\n";
+    const run1 = runHost(apply, { selinux: "Permissive", etc: { "etc/selinux/config": config } });
+    expect(run1.read("mode")).toBe("Enforcing\n");
+    expect(run1.read("etc/selinux/config")).toBe("SELINUX=enforcing\nSELINUXTYPE=targeted\n");
+    expect(run1.log).toContain("setsebool -P haproxy_connect_any on");
+    const undone = runHost(p.restore, {}, run1.dir);
+    expect(undone.read("mode")).toBe("Permissive\n");
+    expect(undone.log).toContain("setsebool -P haproxy_connect_any off");
+    expect(undone.read("etc/selinux/config")).toBe(config);
+    fs.rmSync(run1.dir, { recursive: true, force: true });
+    expect(() => runHost(apply, { selinux: "Disabled" })).toThrow(
+      /SELinux is disabled on lb1: enforcing needs the file system relabeled and a reboot/,
+    );
   });
 });
