@@ -91,7 +91,7 @@ export function firewalldOpen(file: RenderedFile, host: HostModel): string {
   return [
     "# --- firewalld: this host's ports as one service in the default zone (cluster:os.firewalld)",
     "if systemctl is-active --quiet firewalld; then",
-    `  ${putFile(file, "firewall-cmd --reload >/dev/null || kop_fail \"firewalld rejects ${file.path}\"")}`,
+    `  ${putFile(file, `firewall-cmd --reload >/dev/null || kop_fail "firewalld rejects ${file.path}"`)}`,
     `  zone=$(cat ${ZONE_RECORD} 2>/dev/null || firewall-cmd --get-default-zone)`,
     `  if ! firewall-cmd --permanent --zone="$zone" --query-service=${S} >/dev/null 2>&1; then`,
     `    mkdir -p ${STATE_DIR} && printf '%s\\n' "$zone" >${ZONE_RECORD}`,

@@ -126,6 +126,8 @@ export const dnf: PackageManager = {
     const expire = `dnf -q clean expire-cache --disablerepo='*' --enablerepo=${repoId(repo.name)} >/dev/null 2>&1 || true`;
     return [
       placeKey(repo, rpmKeyPath(repo.name), expire),
+      // The file's text is one single-quoted word: dnf, not bash, fills in $releasever and $basearch.
+      ...(repo.baseUrl.includes("$") ? ["# shellcheck disable=SC2016"] : []),
       `if printf '%s' ${shQuote(renderRepoFile(repo))} | kop_put ${repoFilePath(repo.name)} 0644; then ${expire}; fi`,
     ].join("\n");
   },
