@@ -33,7 +33,7 @@ export function osFamilyCheck(model: ClusterModel, host: HostModel, supported: S
 /**
  * What os-prep installs on the RHEL family: the Debian list under RHEL's names (conntrack-tools,
  * iproute, iptables-nft), tc and tar (minimal installs lack them) and the versionlock plugin that
- * holds the Kubernetes packages. No ebtables: EL9 and EL10 ship none, and kubeadm no longer needs it.
+ * holds the Kubernetes packages. No ebtables: EL9 and EL10 ship none, and kubeadm's preflight only warns.
  */
 export function rhelPackages(): string[] {
   return ["chrony", "iproute", "iproute-tc", "ca-certificates", "curl", "conntrack-tools", "socat", "ethtool", "iptables-nft", "tar", "python3-dnf-plugin-versionlock"];
