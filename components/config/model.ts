@@ -30,7 +30,7 @@ export interface ClusterModel {
     minor: number;
     /** Repository path segment, "v1.29". */
     minorTag: string;
-    /** apt version string, "1.29.13-1.1". */
+    /** Package version to pin: apt's "1.29.13-1.1"; the rpm version "1.29.13" on the RHEL family (releases differ per build). */
     packageVersion: string;
     kubeadmApiVersion: "kubeadm.k8s.io/v1beta3" | "kubeadm.k8s.io/v1beta4";
     clusterDns: string;
@@ -56,7 +56,7 @@ export interface ClusterModel {
   etcd: StackConfig["etcd"];
   addons: StackConfig["addons"];
   lifecycle: StackConfig["lifecycle"];
-  os: StackConfig["os"];
+  os: StackConfig["os"] & { selinux: "permissive" | "enforcing" | "leave"; firewalld: "open" | "leave" };
   /** The secret SSH key is configured (its value stays in Pulumi config). */
   hasSshPrivateKey: boolean;
 }
@@ -168,7 +168,7 @@ function buildModel(cfg: StackConfig, stackName: string): ClusterModel {
       ...cfg.kubernetes,
       minor,
       minorTag: `v1.${minor}`,
-      packageVersion: `${cfg.kubernetes.version}-${cfg.kubernetes.packageRevision}`,
+      packageVersion: cfg.os.family === "rhel" ? cfg.kubernetes.version : `${cfg.kubernetes.version}-${cfg.kubernetes.packageRevision}`,
       kubeadmApiVersion: minor <= 30 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4",
       clusterDns: nthAddress(service, 10),
     },
@@ -196,7 +196,7 @@ function buildModel(cfg: StackConfig, stackName: string): ClusterModel {
     etcd: cfg.etcd,
     addons: cfg.addons,
     lifecycle: cfg.lifecycle,
-    os: cfg.os,
+    os: { ...cfg.os, selinux: cfg.os.selinux ?? "permissive", firewalld: cfg.os.firewalld ?? "open" },
     hasSshPrivateKey: cfg.sshPrivateKey !== undefined,
   };
 }

@@ -9,4 +9,10 @@ export const osSchema = z.strictObject({
   /** Minimum resources a control plane must have (kubeadm's own preflight wants 2 CPUs and 1700 MiB). */
   controlPlaneMinCpus: z.number().int().min(1).default(2),
   controlPlaneMinMemoryMiB: z.number().int().min(256).default(1700),
+  /** Distribution family of every host: "debian" (Debian, Ubuntu: apt) or "rhel" (RHEL, Rocky, AlmaLinux: dnf). */
+  family: z.enum(["debian", "rhel"]).default("debian"),
+  /** RHEL family only (docs/rhel.md): SELinux mode the hosts are put in; "leave" keeps each host's own. Default permissive. */
+  selinux: z.enum(["permissive", "enforcing", "leave"]).optional(),
+  /** RHEL family only (docs/rhel.md): "open" opens each role's ports in a running firewalld; "leave" touches nothing. Default open. */
+  firewalld: z.enum(["open", "leave"]).optional(),
 });

@@ -3,6 +3,7 @@ import { quantityBytes } from "../addons/quantity";
 import { contains, isIPv4, overlaps, parseCidr, toNumber, type Cidr } from "./net";
 import type { StackConfig } from "./schema";
 import { SUPPORTED_MINORS } from "./kubernetes";
+import { checkOsFamilyRules } from "./os-family";
 
 export const ETCD_MEMBER_COUNTS = [1, 3, 5, 7];
 
@@ -172,6 +173,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
 
   // Add-ons.
   checkAddonRules(cfg, problems);
+  checkOsFamilyRules(cfg, problems);
 }
 
 /** kube-controller-manager's default per-node pod range for IPv4 (--node-cidr-mask-size). */

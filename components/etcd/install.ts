@@ -1,6 +1,6 @@
 import type { ClusterModel, HostModel } from "../config";
 import { MIN_ETCD_VERSION } from "../config/validate";
-import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { APT_FUNCTIONS, packageManagerFor, packageManagerOf } from "../host/package-manager";
 import { STATE_DIR } from "../host/prep";
 import { script, shQuote } from "../remote/shell";
 import { etcdBinaries } from "./member";
@@ -33,12 +33,13 @@ function versionCheck(etcd: string, hint: string): string {
 }
 
 function distroInstall(model: ClusterModel): { body: string; deleteBody: string } {
+  // apt only: the RHEL family ships no etcd package (the config refuses "distro" there).
   const pm = packageManagerFor("apt");
   const dataDir = shQuote(model.etcd.dataDir);
   return {
     body: [
       APT_FUNCTIONS,
-      "if ! kop_apt_installed etcd-server; then",
+      "if ! kop_pkg_installed etcd-server; then",
       "  # The package starts a default single-node etcd on install: keep it masked until this member's unit exists.",
       "  systemctl mask --runtime etcd.service >/dev/null 2>&1 || true",
       `  ${pm.install(DISTRO_PACKAGES, PACKAGE_RECORD)}`,
@@ -67,10 +68,10 @@ function releaseInstall(model: ClusterModel): { body: string; deleteBody: string
   const binaries = RELEASE_BINARIES.map((b) => `/usr/local/bin/${b}`);
   return {
     body: [
-      APT_FUNCTIONS,
+      packageManagerOf(model).functions,
       `have=$(/usr/local/bin/etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p' || true)`,
       `if [ "$have" != ${shQuote(version)} ]; then`,
-      "  arch=$(dpkg --print-architecture)",
+      "  arch=$(kop_arch)",
       `  dir=${shQuote(dir)}`,
       `  file="etcd-v${version}-linux-$arch.tar.gz"`,
       "  tmp=$(mktemp -d)",

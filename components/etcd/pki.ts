@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { ClusterModel, HostModel } from "../config";
 import { ETCD_CA_VALIDITY_DAYS } from "../config/validate";
 import { isIPv4 } from "../config/net";
-import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { packageManagerOf } from "../host/package-manager";
 import { putFile, script, shQuote, type RenderedFile } from "../remote/shell";
 
 /**
@@ -84,10 +84,10 @@ const issuedDir = (name: string) => `${ETCD_CA_DIR}/issued/${name}`;
 /** The CA, once, on the first member. Refuses to make a second CA while members of another one answer. */
 export function renderCaStep(model: ClusterModel): { script: string; deleteScript: string } {
   const first = model.etcdMembers[0];
-  const pm = packageManagerFor("apt");
+  const pm = packageManagerOf(model);
   const probes = model.etcdMembers.map((m) => `${m.internalAddress}:${model.etcd.clientPort}`);
   const body = [
-    APT_FUNCTIONS,
+    pm.functions,
     PKI_FUNCTIONS,
     `{ ${pm.install(["openssl"], "etcd-ca")}; } >&2`,
     `if [ ! -s ${ETCD_CA_DIR}/ca.key ]; then`,
@@ -103,7 +103,7 @@ export function renderCaStep(model: ClusterModel): { script: string; deleteScrip
     script: script(`the etcd CA of ${model.name} on ${first.name}`, body.join("\n")),
     deleteScript: script(
       `remove the etcd CA from ${first.name}`,
-      [APT_FUNCTIONS, `rm -rf ${ETCD_CA_DIR}`, "rmdir /etc/etcd 2>/dev/null || true", pm.purgeRecorded("etcd-ca")].join("\n"),
+      [pm.functions, `rm -rf ${ETCD_CA_DIR}`, "rmdir /etc/etcd 2>/dev/null || true", pm.purgeRecorded("etcd-ca")].join("\n"),
     ),
   };
 }

@@ -83,7 +83,7 @@ export function planEtcd(model: ClusterModel): LayerPlan {
   }
   steps.push(
     step(first, etcdCaId(first.name), "the etcd CA (its key stays on this host)", renderCaStep(model), {
-      // After the install: both use apt.
+      // After the install: both use the package manager.
       needs: [etcdInstallId(first.name)],
       timeouts: TIMEOUTS.pki,
     }),

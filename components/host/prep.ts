@@ -1,6 +1,9 @@
 import type { ClusterModel, HostModel } from "../config";
 import { putFile, script, shQuote, type RenderedFile } from "../remote/shell";
-import { APT_FUNCTIONS, SUPPORTED_OS, packageManagerFor } from "./package-manager";
+import { firewalldClose, firewalldOpen, firewalldServiceFile } from "./firewalld";
+import { SUPPORTED_OS, packageManagerOf } from "./package-manager";
+import { chronyIncludeSources, chronyIncludeRestore, osFamilyCheck, rhelPackages } from "./rhel";
+import { selinuxApply, selinuxRestore } from "./selinux";
 
 export const STATE_DIR = "/var/lib/kubeadm-on-pulumi";
 export const MODULES_FILE = "/etc/modules-load.d/kubeadm-on-pulumi.conf";
@@ -66,15 +69,12 @@ export function chronySourcesFile(model: ClusterModel): RenderedFile | undefined
 }
 
 function preflight(model: ClusterModel, host: HostModel): string {
-  const supported = SUPPORTED_OS.flatMap((os) => os.versions.map((v) => `${os.id}:${v}`)).join("|");
-  const labels = SUPPORTED_OS.map((os) => os.label).join(", ");
   const lines = [
     "# --- preflight: fail before changing anything",
     "[ -r /etc/os-release ] || kop_fail 'unsupported OS: /etc/os-release is missing'",
     "# shellcheck source=/dev/null",
     ". /etc/os-release",
-    `case "\${ID:-}:\${VERSION_ID:-}" in ${supported}) ;; *) kop_fail "unsupported OS: \${PRETTY_NAME:-unknown} (supported: ${labels})" ;; esac`,
-    "command -v apt-get >/dev/null || kop_fail 'apt-get not found: only apt-based systems are supported'",
+    osFamilyCheck(model, host, SUPPORTED_OS),
     "command -v systemctl >/dev/null || kop_fail 'systemd is required'",
     `[ -n "$(ip -4 route show default 2>/dev/null)" ] || kop_fail 'no default route: kubelet and kube-proxy pick the node address from the default-route interface; add a default route'`,
   ];
@@ -141,17 +141,21 @@ function applySysctls(values: Record<string, string>): string {
 
 /** The os-prep step: preflight, swap, modules, sysctls, time sync, hostname. */
 export function renderOsPrep(model: ClusterModel, host: HostModel): { script: string; deleteScript: string; files: RenderedFile[] } {
-  const pm = packageManagerFor("apt");
+  const pm = packageManagerOf(model);
+  const rhel = model.os.family === "rhel";
   const modules = modulesFile(model, host);
   const sysctl = sysctlFile(model, host);
   const chrony = chronySourcesFile(model);
-  const files = [modules, sysctl, chrony].filter((f): f is RenderedFile => f !== undefined);
-  const packages = ["chrony", "iproute2", "ca-certificates", "curl", "conntrack", "socat", "ebtables", "ethtool", "iptables"];
+  const firewall = rhel && model.os.firewalld === "open" ? firewalldServiceFile(model, host) : undefined;
+  const files = [modules, sysctl, chrony, firewall].filter((f): f is RenderedFile => f !== undefined);
+  const packages = rhel ? rhelPackages() : ["chrony", "iproute2", "ca-certificates", "curl", "conntrack", "socat", "ebtables", "ethtool", "iptables"];
   if (model.kubernetes.kubeProxyMode === "ipvs" && host.isNode) packages.push("ipset", "ipvsadm");
+  const chronyService = rhel ? "chronyd" : "chrony";
 
   const body = [
-    APT_FUNCTIONS,
+    pm.functions,
     preflight(model, host),
+    rhel ? selinuxApply(model, host, pm) : "",
     host.isNode ? swapOff() : "",
     modules ? putFile(modules) : "",
     loadModules(kernelModules(model, host)),
@@ -159,13 +163,15 @@ export function renderOsPrep(model: ClusterModel, host: HostModel): { script: st
     applySysctls(sysctls(model, host)),
     "# --- packages every host needs",
     pm.install(packages, "os-prep"),
+    firewall ? firewalldOpen(firewall, host) : "",
     "# --- time synchronisation",
-    chrony ? putFile(chrony, "systemctl restart chrony 2>/dev/null || true") : "",
-    String.raw`systemctl enable chrony >/dev/null 2>&1 || true
-systemctl start chrony 2>/dev/null || true
-if ! systemctl is-active --quiet chrony; then
-  if systemd-detect-virt --container --quiet; then kop_log "chrony inactive: in a container the clock belongs to the machine"
-  else kop_fail "chrony is not running: $(systemctl status chrony --no-pager 2>&1 | tail -n 3)"; fi
+    chrony ? putFile(chrony, `systemctl restart ${chronyService} 2>/dev/null || true`) : "",
+    chrony && rhel ? chronyIncludeSources() : "",
+    String.raw`systemctl enable ${chronyService} >/dev/null 2>&1 || true
+systemctl start ${chronyService} 2>/dev/null || true
+if ! systemctl is-active --quiet ${chronyService}; then
+  if systemd-detect-virt --container --quiet; then kop_log "${chronyService} inactive: in a container the clock belongs to the machine"
+  else kop_fail "${chronyService} is not running: $(systemctl status ${chronyService} --no-pager 2>&1 | tail -n 3)"; fi
 fi`,
     "# --- hostname",
     `if [ "$(hostname)" != ${shQuote(host.name)} ]; then`,
@@ -182,11 +188,14 @@ fi`,
 fi
 if [ -e /etc/fstab.kop-orig ]; then kop_restore /etc/fstab; swapon -a 2>/dev/null || true; fi`
       : "",
-    ...files.map((f) => `kop_restore ${shQuote(f.path)}`),
-    chrony ? "systemctl restart chrony 2>/dev/null || true" : "",
+    firewall ? firewalldClose() : "",
+    ...files.filter((f) => f !== firewall).map((f) => `kop_restore ${shQuote(f.path)}`),
+    chrony && rhel ? chronyIncludeRestore() : "",
+    chrony ? `systemctl restart ${chronyService} 2>/dev/null || true` : "",
     "if [ -e /etc/hostname.kop-orig ]; then kop_restore /etc/hostname; hostname \"$(cat /etc/hostname)\" 2>/dev/null || true; fi",
     "rm -f /etc/hostname.kop-created",
-    APT_FUNCTIONS,
+    rhel ? selinuxRestore() : "",
+    pm.functions,
     pm.purgeRecorded("os-prep"),
     "# The host's last step: what is left of our state is empty directories.",
     `if [ -d ${STATE_DIR} ]; then find ${STATE_DIR} -depth -type d -empty -delete; fi`,

@@ -1,5 +1,5 @@
 import type { ClusterModel, HostModel } from "../config";
-import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { packageManagerOf, type Repository } from "../host/package-manager";
 import { script } from "../remote/shell";
 import { stepId, type StepSpec } from "../remote/step";
 import { runtimeConfigId } from "../runtime/plan";
@@ -9,10 +9,16 @@ export const KUBE_PACKAGES = ["kubeadm", "kubelet", "kubectl"];
 /** Name of the Kubernetes package repository (its sources list and key), shared with the upgrade steps. */
 export const KUBE_REPOSITORY = "kubernetes";
 
-/** The per-minor repository: <base>/v1.29/deb/ with a flat "/" suite. */
-export function kubernetesRepository(model: ClusterModel): { url: string; keyUrl: string } {
-  const url = `${model.mirrors.kubernetesPackages.replace(/\/$/, "")}/${model.kubernetes.minorTag}/deb/`;
-  return { url, keyUrl: `${url}Release.key` };
+/**
+ * The per-minor repository: <base>/v1.29/deb/ with a flat "/" suite, or on the RHEL family
+ * <base>/v1.29/rpm/ (its key is repodata/repomd.xml.key there).
+ */
+export function kubernetesRepository(model: ClusterModel): Repository {
+  const base = `${model.mirrors.kubernetesPackages.replace(/\/$/, "")}/${model.kubernetes.minorTag}`;
+  if (model.os.family === "rhel") {
+    return { format: "rpm", name: KUBE_REPOSITORY, baseUrl: `${base}/rpm/`, keyUrl: `${base}/rpm/repodata/repomd.xml.key` };
+  }
+  return { format: "deb", name: KUBE_REPOSITORY, url: `${base}/deb/`, suite: "/", components: [], keyUrl: `${base}/deb/Release.key` };
 }
 
 /**
@@ -23,16 +29,15 @@ export function kubernetesRepository(model: ClusterModel): { url: string; keyUrl
  * host's node-prep, components/remote/bundle.ts) never moves a package out of the upgrade order.
  */
 export function renderKubePackages(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
-  const pm = packageManagerFor("apt");
-  const repo = kubernetesRepository(model);
+  const pm = packageManagerOf(model);
   const version = model.kubernetes.packageVersion;
-  const installed = KUBE_PACKAGES.map((p) => `kop_apt_installed ${p}`).join(" && ");
+  const installed = KUBE_PACKAGES.map((p) => `kop_pkg_installed ${p}`).join(" && ");
   const body = [
-    APT_FUNCTIONS,
+    pm.functions,
     `if ${installed}; then`,
-    `  kop_log "kubeadm, kubelet and kubectl are installed ($(dpkg-query -W -f='\${Version}' kubeadm)); version changes go through the upgrade steps"`,
+    `  kop_log "kubeadm, kubelet and kubectl are installed ($(kop_pkg_version kubeadm)); version changes go through the upgrade steps"`,
     "else",
-    pm.addRepository({ name: KUBE_REPOSITORY, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
+    pm.addRepository(kubernetesRepository(model)),
     pm.unhold(KUBE_PACKAGES),
     pm.install(KUBE_PACKAGES.map((p) => `${p}=${version}`), "kube-packages"),
     `  kubeadm_version=$(kubeadm version -o short 2>/dev/null || true)`,
@@ -42,7 +47,7 @@ export function renderKubePackages(model: ClusterModel, host: HostModel): { scri
     "systemctl enable kubelet >/dev/null 2>&1",
   ];
   const deleteBody = [
-    APT_FUNCTIONS,
+    pm.functions,
     "systemctl disable --now kubelet 2>/dev/null || true",
     pm.purgeRecorded("kube-packages"),
     pm.removeRepository(KUBE_REPOSITORY),

@@ -238,11 +238,11 @@ kop_check_upgrade_path() {
 
 # kop_kube_package NAME VERSION: exactly VERSION of a Kubernetes package, held.
 kop_kube_package() {
-  if ! kop_apt_installed "$1=$2"; then
-    apt-mark unhold "$1" >/dev/null 2>&1 || true
-    kop_apt_install "$1=$2"
+  if ! kop_pkg_installed "$1=$2"; then
+    kop_pkg_unhold "$1"
+    kop_pkg_install "$1=$2"
   fi
-  apt-mark hold "$1" >/dev/null
+  kop_pkg_hold "$1"
 }
 
 KOP_CORDON_MARK=kubeadm-on-pulumi/cordoned-for-upgrade
@@ -276,7 +276,7 @@ kop_uncordon_after_upgrade() {
 # VERSION, restart, wait until the node reports the version and is Ready, uncordon.
 kop_upgrade_kubelet() {
   local node=$1 version=$2 package=$3 timeout=$4 deadline
-  if [ "$(kop_kubelet_version)" = "$version" ] && kop_apt_installed "kubectl=$package"; then
+  if [ "$(kop_kubelet_version)" = "$version" ] && kop_pkg_installed "kubectl=$package"; then
     kop_uncordon_after_upgrade "$node"
     return 0
   fi

@@ -1,8 +1,8 @@
 import type { ClusterModel, HostModel } from "../config";
-import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { packageManagerOf } from "../host/package-manager";
 import { convergeDigest, type ExternalEtcd } from "../kubeadm/config";
 import { CONTROL_PLANE_CONFIG, kubeadmFunctions } from "../kubeadm/steps";
-import { kubernetesRepository, KUBE_REPOSITORY } from "../kube-packages/plan";
+import { kubernetesRepository } from "../kube-packages/plan";
 import { script, shQuote } from "../remote/shell";
 
 /**
@@ -22,10 +22,9 @@ function targetVersion(model: ClusterModel): string[] {
 }
 
 function repositoryAndKubeadm(model: ClusterModel): string[] {
-  const repo = kubernetesRepository(model);
   return [
     `# The package repository of the target minor (${model.kubernetes.minorTag}).`,
-    packageManagerFor("apt").addRepository({ name: KUBE_REPOSITORY, url: repo.url, suite: "/", components: [], keyUrl: repo.keyUrl }),
+    packageManagerOf(model).addRepository(kubernetesRepository(model)),
     'kop_kube_package kubeadm "$package"',
     `[ "$(kubeadm version -o short)" = "v$target" ] || kop_fail "kubeadm reports $(kubeadm version -o short), expected v$target"`,
   ];
@@ -37,7 +36,7 @@ const APPLIED = '"$KOP_STATE/kubeadm-config.applied"';
 export function renderFirstControlPlaneUpgrade(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string {
   const digest = convergeDigest(model, "first-control-plane", external);
   const body = [
-    APT_FUNCTIONS,
+    packageManagerOf(model).functions,
     kubeadmFunctions("state", "core", "images", "upgrade"),
     ...targetVersion(model),
     "kop_wait_for_api 300",
@@ -69,7 +68,7 @@ export function renderFirstControlPlaneUpgrade(model: ClusterModel, host: HostMo
 export function renderControlPlaneUpgrade(model: ClusterModel, host: HostModel, external: ExternalEtcd | undefined): string {
   const digest = convergeDigest(model, "control-plane", external);
   const body = [
-    APT_FUNCTIONS,
+    packageManagerOf(model).functions,
     kubeadmFunctions("state", "core", "images", "upgrade"),
     ...targetVersion(model),
     ...repositoryAndKubeadm(model),
@@ -88,7 +87,7 @@ export function renderControlPlaneUpgrade(model: ClusterModel, host: HostModel, 
 /**
  * A worker's upgrade, the end of its kubeadm-join step (components/workers/join.ts): kubeadm,
  * `kubeadm upgrade node` (its kubelet configuration), then, holding one of the upgrade slots,
- * drain itself, kubelet and kubectl, restart, uncordon. Needs APT_FUNCTIONS and the "state",
+ * drain itself, kubelet and kubectl, restart, uncordon. Needs the package-manager functions and the "state",
  * "core" and "upgrade" sections, with kubectl on the node-upgrader credentials (workers have no
  * admin credentials). Ends the script when the worker is current.
  */
@@ -98,10 +97,10 @@ export function workerUpgradeLines(model: ClusterModel, host: HostModel, externa
     ...targetVersion(model),
     ...repositoryAndKubeadm(model),
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
-    `if [ "$applied" = ${shQuote(digest)} ] && [ "$(kop_kubelet_version)" = "$target" ] && kop_apt_installed "kubectl=$package"; then exit 0; fi`,
+    `if [ "$applied" = ${shQuote(digest)} ] && [ "$(kop_kubelet_version)" = "$target" ] && kop_pkg_installed "kubectl=$package"; then exit 0; fi`,
     "kubelet_config=$(sha256sum /var/lib/kubelet/config.yaml 2>/dev/null || true)",
     'kubeadm upgrade node || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"',
-    `if [ "$(kop_kubelet_version)" != "$target" ] || ! kop_apt_installed "kubectl=$package"; then`,
+    `if [ "$(kop_kubelet_version)" != "$target" ] || ! kop_pkg_installed "kubectl=$package"; then`,
     `  kop_slot_acquire ${shQuote(host.name)} ${model.lifecycle.upgradeBatchSize} ${SLOT_WAIT_SECONDS}`,
     `  kop_upgrade_kubelet ${shQuote(host.name)} "$target" "$package" ${model.lifecycle.drainTimeoutSeconds}`,
     "  kop_slot_release",

@@ -25,7 +25,8 @@ export function renderHaproxyConfig(model: ClusterModel): string {
     // The Debian/Ubuntu unit bind-mounts /dev/log into the chroot.
     "    log /dev/log local0 notice",
     "    chroot /var/lib/haproxy",
-    "    stats socket /run/haproxy/admin.sock mode 660 level admin",
+    // RHEL's package has no /run/haproxy; its own configuration keeps the socket in the chroot.
+    `    stats socket ${model.os.family === "rhel" ? "/var/lib/haproxy/stats" : "/run/haproxy/admin.sock"} mode 660 level admin`,
     "    user haproxy",
     "    group haproxy",
     // A reload leaves the old worker serving its open connections; watches would keep it (and

@@ -23,7 +23,7 @@ export function loadBalancerReadyIds(model: ClusterModel): string[] {
 export function planLoadBalancer(model: ClusterModel): StepSpec[] {
   if (!model.loadBalancer.enabled) return [];
   return model.loadBalancers.flatMap((host): StepSpec[] => {
-    const install = renderInstall(host);
+    const install = renderInstall(model, host);
     const haproxy = renderHaproxyStep(model, host);
     const keepalived = renderKeepalivedStep(model, host);
     return [

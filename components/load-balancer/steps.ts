@@ -1,5 +1,5 @@
 import type { ClusterModel, HostModel } from "../config";
-import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { packageManagerOf } from "../host/package-manager";
 import { STATE_DIR } from "../host/prep";
 import { heredocMarker, putFile, script, shQuote, type RenderedFile } from "../remote/shell";
 import { HAPROXY_CONFIG, haproxyHealthUrl, renderHaproxyConfig } from "./haproxy";
@@ -28,11 +28,11 @@ export function nonlocalBindFile(): RenderedFile {
 }
 
 /** Packages and the sysctl HAProxy needs to bind a VIP it does not hold. */
-export function renderInstall(host: HostModel): RenderedStep {
-  const pm = packageManagerFor("apt");
+export function renderInstall(model: ClusterModel, host: HostModel): RenderedStep {
+  const pm = packageManagerOf(model);
   const sysctl = nonlocalBindFile();
   const body = [
-    APT_FUNCTIONS,
+    pm.functions,
     `mkdir -p ${STATE_DIR}`,
     "# --- net.ipv4.ip_nonlocal_bind: the standby's HAProxy binds the VIP before it arrives",
     `[ -e ${NONLOCAL_BIND_ORIGINAL} ] || cat ${NONLOCAL_BIND_PROC} >${NONLOCAL_BIND_ORIGINAL}`,
@@ -42,12 +42,13 @@ export function renderInstall(host: HostModel): RenderedStep {
     pm.install(LB_PACKAGES, PACKAGE_RECORD),
   ];
   const deleteBody = [
-    APT_FUNCTIONS,
+    pm.functions,
     pm.purgeRecorded(PACKAGE_RECORD),
     // Left behind when the package goes: systemd's bind-mount target for /dev/log in HAProxy's chroot
-    // (so dpkg cannot remove the directory) and the stats socket in the package's tmpfiles directory.
-    "if ! kop_apt_installed haproxy; then",
-    "  if [ -d /var/lib/haproxy ]; then rm -f /var/lib/haproxy/dev/log; rmdir /var/lib/haproxy/dev /var/lib/haproxy 2>/dev/null || true; fi",
+    // (so dpkg cannot remove the directory) and the stats socket (the package's tmpfiles directory;
+    // in the chroot on the RHEL family).
+    "if ! kop_pkg_installed haproxy; then",
+    "  if [ -d /var/lib/haproxy ]; then rm -f /var/lib/haproxy/dev/log /var/lib/haproxy/stats; rmdir /var/lib/haproxy/dev /var/lib/haproxy 2>/dev/null || true; fi",
     "  if [ -d /run/haproxy ]; then rm -f /run/haproxy/admin.sock; rmdir /run/haproxy 2>/dev/null || true; fi",
     "fi",
     `kop_restore ${NONLOCAL_BIND_SYSCTL_FILE}`,

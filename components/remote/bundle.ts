@@ -11,7 +11,7 @@
  * workers. The fine-grained plan (planCluster) stays what the hosts tier tests step by step;
  * `npm run render` and the engine use this one.
  */
-import { APT_FUNCTIONS } from "../host/package-manager";
+import { APT_FUNCTIONS, DNF_FUNCTIONS } from "../host/package-manager";
 import { heredocMarker, PRELUDE, sha256, shQuote } from "./shell";
 import { checkPlan, stepId, type ClusterPlan, type StepSpec } from "./step";
 
@@ -30,12 +30,12 @@ export const UNDO_DIR = "/var/lib/kubeadm-on-pulumi/undo";
 const partName = (step: StepSpec) => step.id.slice(step.host.length + 1);
 
 /**
- * Function libraries every part's script repeats (the prelude; apt's). node-prep carries each
- * once, as data, and puts it back where a part had it just before the part runs: the parts
+ * Function libraries every part's script repeats (the prelude; apt's or dnf's). node-prep carries
+ * each its parts use once, as data, and puts it back where a part had it just before the part runs: the parts
  * run exactly their own scripts. node-prep itself and its undo script run the prelude from
  * that data too, and the undo script is written on the host from it (see undoWriter).
  */
-const SHARED_BLOCKS = [PRELUDE.trim(), APT_FUNCTIONS.trim()];
+const SHARED_BLOCKS = [PRELUDE.trim(), APT_FUNCTIONS.trim(), DNF_FUNCTIONS.trim()];
 const sharedMark = (i: number) => `# kop-shared-block ${i}`;
 /** Block i as bash data: `KOP_SHARED_i=$(cat <<'MARKER'`, the block, then MARKER and `)`. */
 const SHARED_DEFINITIONS = SHARED_BLOCKS.map((block, i) => {
@@ -52,26 +52,35 @@ export function withoutSharedBlocks(text: string): string {
  * The shared blocks as variables, the prelude run from its variable (no second copy), and
  * kop_expand to put the blocks back into a part (quoted: `&` is literal).
  */
-const SHARED_LIBRARY = [
-  ...SHARED_DEFINITIONS.map((d) => d.head + d.block + "\n" + d.tail),
-  'eval "$KOP_SHARED_0"',
-  "# kop_expand TEXT: the part's script as written, shared blocks put back.",
-  "kop_expand() {",
-  "  local t=$1",
-  ...SHARED_BLOCKS.map((_, i) => `  t=\${t//"${sharedMark(i)}"/"$KOP_SHARED_${i}"}`),
-  "  printf '%s\\n' \"$t\"",
-  "}",
-].join("\n");
+function sharedLibrary(used: readonly number[]): string {
+  return [
+    ...used.map((i) => SHARED_DEFINITIONS[i]).map((d) => d.head + d.block + "\n" + d.tail),
+    'eval "$KOP_SHARED_0"',
+    "# kop_expand TEXT: the part's script as written, shared blocks put back.",
+    "kop_expand() {",
+    "  local t=$1",
+    ...used.map((i) => `  t=\${t//"${sharedMark(i)}"/"$KOP_SHARED_${i}"}`),
+    "  printf '%s\\n' \"$t\"",
+    "}",
+  ].join("\n");
+}
+
+/** The shared blocks any of the parts' scripts holds (the prelude always). */
+function usedBlocks(parts: readonly StepSpec[]): number[] {
+  return SHARED_BLOCKS.map((_, i) => i).filter(
+    (i) => i === 0 || parts.some((p) => p.script.includes(SHARED_BLOCKS[i]) || (p.deleteScript ?? "").includes(SHARED_BLOCKS[i])),
+  );
+}
 
 /**
- * Bash that writes `text` (a script that holds the shared blocks as data, see SHARED_LIBRARY)
+ * Bash that writes `text` (a script that holds the shared blocks as data, see sharedLibrary)
  * to `target`, each block's text taken from its variable in the running script instead of
  * carried a second time: here-documents for the text in between, printf for the blocks.
  */
-function undoWriter(text: string, target: string): string {
+function undoWriter(text: string, target: string, used: readonly number[]): string {
   const lines: string[] = [];
   let rest = text;
-  for (const d of SHARED_DEFINITIONS) {
+  for (const d of used.map((i) => SHARED_DEFINITIONS[i])) {
     const at = rest.indexOf(d.head + d.block + "\n" + d.tail);
     if (at < 0) throw new Error(`node-prep: the undo script does not hold ${d.variable}`);
     const before = rest.slice(0, at) + d.head;
@@ -129,11 +138,12 @@ function partCall(step: StepSpec, which: "script" | "delete"): string {
 export function renderNodePrep(host: string, parts: readonly StepSpec[]): { script: string; deleteScript: string; undoScript: string } {
   const names = parts.map(partName).join(", ");
   const undoParts = [...parts].reverse().filter((p) => p.deleteScript);
+  const used = usedBlocks(parts);
   const undoScript = [
     "#!/usr/bin/env bash",
     `# kubeadm-on-pulumi: undo the node preparation of ${host} (${[...parts].reverse().map(partName).join(", ")})`,
     "set -euo pipefail",
-    SHARED_LIBRARY,
+    sharedLibrary(used),
     UNDO_FUNCTIONS,
     ...undoParts.map((p) => partCall(p, "delete")),
     `rm -rf ${PARTS_DIR} ${UNDO_DIR}/node-prep.sh`,
@@ -145,11 +155,11 @@ export function renderNodePrep(host: string, parts: readonly StepSpec[]): { scri
     `# kubeadm-on-pulumi: node preparation of ${host}: ${names}`,
     "set -euo pipefail",
     "export DEBIAN_FRONTEND=noninteractive LC_ALL=C",
-    SHARED_LIBRARY,
+    sharedLibrary(used),
     PART_FUNCTIONS,
     // First, the way back: if this run fails and Pulumi never records the step, the host still has it.
     `install -d -m 0700 ${UNDO_DIR}`,
-    undoWriter(undoScript, `${UNDO_DIR}/node-prep.sh`),
+    undoWriter(undoScript, `${UNDO_DIR}/node-prep.sh`, used),
     ...parts.map((p) => partCall(p, "script")),
     "",
   ].join("\n");

@@ -1,9 +1,10 @@
 import type { ClusterModel, HostModel } from "../config";
-import { APT_FUNCTIONS, packageManagerFor } from "../host/package-manager";
+import { packageManagerOf } from "../host/package-manager";
 import { osPrepId } from "../host/plan";
 import { STATE_DIR } from "../host/prep";
 import { putFile, script, shQuote, type RenderedFile } from "../remote/shell";
 import { stepId, type StepSpec } from "../remote/step";
+import { DOCKER_REPO, dockerPackageRepository } from "./repository";
 import { CERTS_DIR, CONTAINERD_CONFIG, CRICTL_CONFIG, registryHostsFiles, renderContainerdConfig, renderCrictlConfig } from "./containerd";
 import {
   CRI_DOCKERD_SERVICE,
@@ -18,23 +19,14 @@ import {
 export const runtimeInstallId = (host: string) => stepId(host, "runtime-install");
 export const runtimeConfigId = (host: string) => stepId(host, "runtime-config");
 
-const DOCKER_REPO = "docker";
 const REGISTRY_MANIFEST = `${STATE_DIR}/containerd-registry-hosts`;
 
 function dockerRepository(model: ClusterModel): string {
-  // The Docker repository is per distribution and release: <base>/<debian|ubuntu> <codename> stable.
-  const base = model.mirrors.dockerPackages.replace(/\/$/, "");
-  return packageManagerFor("apt").addRepository({
-    name: DOCKER_REPO,
-    url: `${base}/\${ID}`,
-    suite: "${VERSION_CODENAME}",
-    components: ["stable"],
-    keyUrl: `${base}/\${ID}/gpg`,
-  });
+  return packageManagerOf(model).addRepository(dockerPackageRepository(model));
 }
 
 function installPackages(model: ClusterModel): { packages: string[]; install: string; purge: string } {
-  const pm = packageManagerFor("apt");
+  const pm = packageManagerOf(model);
   let packages: string[];
   let repo = "";
   if (model.runtime.kind === "docker") {
@@ -73,7 +65,7 @@ function criDockerdInstall(model: ClusterModel): string {
   const base = model.mirrors.releases.criDockerd.replace(/\/$/, "");
   return String.raw`# --- cri-dockerd ${version} (the CRI shim kubelet talks to)
 if ! /usr/local/bin/cri-dockerd --version 2>&1 | grep -q ${shQuote(version)}; then
-  arch=$(dpkg --print-architecture)
+  arch=$(kop_arch)
   url=${shQuote(base)}/v${version}/cri-dockerd-${version}."$arch".tgz
   tmp=$(mktemp -d)
   kop_fetch "$url" >"$tmp/cri-dockerd.tgz" || kop_fail "cannot download cri-dockerd from $url (set cluster:mirrors.releases.criDockerd)"
@@ -86,9 +78,9 @@ fi`;
 /** Runtime packages (and cri-dockerd): changes only when the runtime choice or its source changes. */
 function renderInstall(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
   const pkgs = installPackages(model);
-  const body = [APT_FUNCTIONS, pkgs.install, model.runtime.kind === "docker" ? criDockerdInstall(model) : ""];
+  const body = [packageManagerOf(model).functions, pkgs.install, model.runtime.kind === "docker" ? criDockerdInstall(model) : ""];
   const deleteBody = [
-    APT_FUNCTIONS,
+    packageManagerOf(model).functions,
     model.runtime.kind === "docker"
       ? "systemctl disable --now cri-docker.socket cri-docker.service 2>/dev/null || true\nrm -f /usr/local/bin/cri-dockerd"
       : "",

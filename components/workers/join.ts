@@ -1,5 +1,5 @@
 import type { ClusterModel, HostModel } from "../config";
-import { APT_FUNCTIONS } from "../host/package-manager";
+import { packageManagerOf } from "../host/package-manager";
 import type { ExternalEtcd } from "../kubeadm/config";
 import { JOIN_DONE, joinCommands, joinSecrets, kubeadmFunctions, nodeObjectRemovalLines, teardownLines } from "../kubeadm/steps";
 import { workerUpgradeLines } from "../lifecycle/upgrade";
@@ -26,7 +26,7 @@ export function renderWorkerJoinStep(model: ClusterModel, host: HostModel, exter
   ];
   const secrets = workerJoinSecrets(host);
   const body = [
-    APT_FUNCTIONS,
+    packageManagerOf(model).functions,
     kubeadmFunctions("state", "core", "secrets", "join", "upgrade"),
     ...kubectlCredentials,
     `if [ -f "${JOIN_DONE}" ]; then`,

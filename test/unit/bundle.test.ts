@@ -73,7 +73,7 @@ describe("node-prep as bash runs it", () => {
     const count = (text: string, what: string) => text.split(what).length - 1;
     for (const step of steps) {
       expect(count(step.script, "\nkop_write() {"), step.id).toBe(1);
-      expect(count(step.script, "\nkop_apt_install() {"), step.id).toBe(1);
+      expect(count(step.script, "\nkop_pkg_install() {"), step.id).toBe(1);
       expect(count(step.script, 'eval "$KOP_SHARED_0"'), step.id).toBe(2);
     }
   });

@@ -62,7 +62,7 @@ describe("config: defaults", () => {
   });
 
   it("loads every example stack", () => {
-    for (const stack of ["dev", "prod", "china"]) expect(loadStackFile(stack).hosts.length).toBeGreaterThan(0);
+    for (const stack of ["dev", "prod", "china", "rocky9"]) expect(loadStackFile(stack).hosts.length).toBeGreaterThan(0);
     const china = loadStackFile("china");
     expect(china.kubernetes.version).toBe("1.29.13");
     expect(china.mirrors.imageRepository).toBe("registry.aliyuncs.com/google_containers");

@@ -208,7 +208,7 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     // The package part re-runs inside node-prep, but installs only where kubeadm, kubelet and kubectl are missing.
     const prep = command(plan.after, "w1/node-prep", "create");
     const packages = prep.slice(prep.indexOf("kop_part 'kube-packages'"));
-    expect(packages).toMatch(/if kop_apt_installed kubeadm && kop_apt_installed kubelet && kop_apt_installed kubectl; then\n\s*kop_log "kubeadm, kubelet and kubectl are installed/);
+    expect(packages).toMatch(/if kop_pkg_installed kubeadm && kop_pkg_installed kubelet && kop_pkg_installed kubectl; then\n\s*kop_log "kubeadm, kubelet and kubectl are installed/);
     expect(command(plan.after, "cp1/kubeadm-upgrade", "create")).toContain('kubeadm upgrade apply "v$target" --yes');
   });
 

@@ -228,7 +228,7 @@ describe("etcd: external topology, the plan", () => {
 describe("etcd: every option reaches the rendered text", () => {
   it("source: distro packages or a checksummed release tarball from the mirror", () => {
     const distro = stepOf(external(3, { source: "distro" }), etcdInstallId("etcd1"));
-    expect(distro.script).toContain("kop_apt_install 'etcd-server' 'etcd-client'");
+    expect(distro.script).toContain("kop_pkg_install 'etcd-server' 'etcd-client'");
     expect(distro.script).toContain("systemctl mask --runtime etcd.service");
     expect(distro.script).not.toContain("tar.gz");
     expect(stepOf(external(3, { source: "distro" }), etcdMemberId("etcd1")).files.find((f) => f.path === ETCD_UNIT)!.content).toContain("ExecStart=/usr/bin/etcd \\");

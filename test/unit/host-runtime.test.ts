@@ -88,12 +88,12 @@ describe("host preparation", () => {
 describe("container runtime", () => {
   it("installs containerd from the distribution or from the Docker repository", () => {
     const distro = model(devSection());
-    expect(planRuntime(distro)[0].script).toContain("kop_apt_install 'containerd' 'runc'");
+    expect(planRuntime(distro)[0].script).toContain("kop_pkg_install 'containerd' 'runc'");
     const section = devSection();
     section.runtime = { containerd: { source: "docker-ce" } };
     section.mirrors = { dockerPackages: "https://mirror.example.com/docker-ce/linux" };
     const dockerCe = planRuntime(model(section))[0].script;
-    expect(dockerCe).toContain("kop_apt_install 'containerd.io'");
+    expect(dockerCe).toContain("kop_pkg_install 'containerd.io'");
     expect(dockerCe).toContain("https://mirror.example.com/docker-ce/linux/${ID} ${VERSION_CODENAME} stable");
   });
 
@@ -116,7 +116,7 @@ describe("container runtime", () => {
     expect(service).toContain("--network-plugin=cni --cni-bin-dir=/opt/cni/bin --cni-conf-dir=/etc/cni/net.d --pod-infra-container-image=reg.local:5000/k8s/pause:3.9");
     const install = planRuntime(m)[0].script;
     expect(install).toContain("cri-dockerd-0.3.16");
-    expect(install).toContain("kop_apt_install 'docker-ce' 'docker-ce-cli' 'containerd.io'");
+    expect(install).toContain("kop_pkg_install 'docker-ce' 'docker-ce-cli' 'containerd.io'");
   });
 
   it("proxy drop-in: NO_PROXY always holds the pod, service and host networks", () => {
@@ -145,15 +145,19 @@ describe("Kubernetes packages", () => {
     section.mirrors = { kubernetesPackages: "https://mirror.example.com/kubernetes-new/core/stable/" };
     const m = model(section);
     expect(kubernetesRepository(m)).toEqual({
+      format: "deb",
+      name: "kubernetes",
       url: "https://mirror.example.com/kubernetes-new/core/stable/v1.29/deb/",
+      suite: "/",
+      components: [],
       keyUrl: "https://mirror.example.com/kubernetes-new/core/stable/v1.29/deb/Release.key",
     });
     const step = planKubePackages(m)[0];
     expect(step.script).toContain("deb [signed-by=/etc/apt/keyrings/kubernetes.asc] https://mirror.example.com/kubernetes-new/core/stable/v1.29/deb/ /");
-    expect(step.script).toContain("kop_apt_install 'kubeadm=1.29.13-1.1' 'kubelet=1.29.13-1.1' 'kubectl=1.29.13-1.1'");
-    expect(step.script).toContain("apt-mark hold 'kubeadm' 'kubelet' 'kubectl'");
+    expect(step.script).toContain("kop_pkg_install 'kubeadm=1.29.13-1.1' 'kubelet=1.29.13-1.1' 'kubectl=1.29.13-1.1'");
+    expect(step.script).toContain("kop_pkg_hold 'kubeadm' 'kubelet' 'kubectl'");
     expect(step.script).toContain("systemctl enable kubelet");
-    expect(step.deleteScript).toContain("kop_apt_purge_recorded /var/lib/kubeadm-on-pulumi/packages/kube-packages");
+    expect(step.deleteScript).toContain("kop_pkg_purge_recorded /var/lib/kubeadm-on-pulumi/packages/kube-packages");
   });
 });
 

@@ -145,7 +145,7 @@ describe("package steps and certificates", () => {
   it("installs the pinned version only when kubeadm, kubelet and kubectl are missing", () => {
     const m = model(haSection(1));
     const text = renderKubePackages(m, m.hosts.find((h) => h.name === "w1")!).script;
-    expect(text).toMatch(/if kop_apt_installed kubeadm && kop_apt_installed kubelet && kop_apt_installed kubectl; then\n.*version changes go through the upgrade steps/);
+    expect(text).toMatch(/if kop_pkg_installed kubeadm && kop_pkg_installed kubelet && kop_pkg_installed kubectl; then\n.*version changes go through the upgrade steps/);
     expect(text.indexOf("'kubeadm=1.29.13-1.1'")).toBeGreaterThan(text.indexOf("else"));
   });
 
