@@ -14,5 +14,5 @@ export const steps = Object.keys(cluster.steps).length;
 export const kubeconfig = cluster.kubeconfig;
 // Certificate expiry per control plane (renewal: docs/lifecycle.md).
 export const certificateExpiryCommand = certificateExpiryCommands(model);
-// Add-ons: where Grafana, Kibana and the dashboard are, and their credentials as secret outputs.
-export const { addons, grafanaAdminPassword, elasticPassword, dashboardAdminToken } = addonStackOutputs(cluster.addons);
+// Add-ons: where Grafana, Kibana and Headlamp are, and their credentials as secret outputs.
+export const { addons, grafanaAdminPassword, elasticPassword, headlampAdminToken } = addonStackOutputs(cluster.addons);
