@@ -87,7 +87,7 @@ export const addonsSchema = z.strictObject({
        */
       elasticsearch: z
         .strictObject({
-          image: image().default("docker.elastic.co/elasticsearch/elasticsearch:9.5.2"),
+          image: image().default("docker.elastic.co/elasticsearch/elasticsearch:9.5.6"),
           storageClass: z.string().optional(),
           storageSize: quantity().default("30Gi"),
           /** Container memory limit; the JVM heap is half of it, at most 31g (compressed object pointers). */
@@ -97,7 +97,7 @@ export const addonsSchema = z.strictObject({
       fluentBit: z.strictObject({ image: image().default("cr.fluentbit.io/fluent/fluent-bit:5.2.0") }).prefault({}),
       kibana: z
         .strictObject({
-          image: image().default("docker.elastic.co/kibana/kibana:9.5.2"),
+          image: image().default("docker.elastic.co/kibana/kibana:9.5.6"),
           /** Also publish Kibana for this host name: an HTTPRoute on the gateway add-on's Gateway. */
           ingressHost: ingressHost().optional(),
         })
