@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { enabledAddons } from "../../components/addons";
-import { loadStackFile } from "../../components/config";
+import { loadStackFile, modelFromObject } from "../../components/config";
+import { stackOutputs } from "../../components/outputs";
+import { stackSection } from "./addons-support";
 import { devSection, model } from "./fixtures";
 import { clusterGraph } from "./mock-cluster";
 
@@ -37,5 +39,16 @@ describe("the prod stack's graph: Gateway API and Headlamp, nothing retired", ()
       expect(on.filter((a) => /ingress|dashboard/.test(a)), stack).toEqual([]);
     }
     expect(enabledAddons(model(devSection()))).toEqual(["cni", "csr-approver", "metrics-server", "storage"]);
+  });
+
+  it("exports headlampAdminToken only with headlamp.adminAccount, and no output of the retired Dashboard", async () => {
+    const prod = loadStackFile("prod");
+    const without = Object.keys(stackOutputs(prod, (await clusterGraph(prod)).result));
+    expect(without.filter((k) => /headlamp|dashboard/i.test(k))).toEqual([]);
+    const section = stackSection("prod");
+    section.addons.headlamp.adminAccount = true;
+    const admin = modelFromObject(section, "prod");
+    const withAdmin = Object.keys(stackOutputs(admin, (await clusterGraph(admin)).result));
+    expect(withAdmin.filter((k) => /headlamp|dashboard/i.test(k))).toEqual(["headlampAdminToken"]);
   });
 });
