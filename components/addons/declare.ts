@@ -22,8 +22,6 @@ const TYPED: Record<string, Constructor> = {
   "apiextensions.k8s.io/v1/CustomResourceDefinition": k8s.apiextensions.v1.CustomResourceDefinition,
   "apiregistration.k8s.io/v1/APIService": k8s.apiregistration.v1.APIService,
   "storage.k8s.io/v1/StorageClass": k8s.storage.v1.StorageClass,
-  "networking.k8s.io/v1/Ingress": k8s.networking.v1.Ingress,
-  "networking.k8s.io/v1/IngressClass": k8s.networking.v1.IngressClass,
   "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
 };
 

@@ -2,8 +2,8 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ClusterModel } from "../config";
-import { DASHBOARD_ADMIN_TOKEN } from "./dashboard";
 import { declareObject } from "./declare";
+import { HEADLAMP_ADMIN_TOKEN } from "./headlamp";
 import type { AddonName } from "./manifest";
 import { addonAccess, enabledAddons, planAddons, type AddonAccess, type AddonSecrets } from "./plan";
 
@@ -25,10 +25,10 @@ const COMPONENT_TYPES: Record<AddonName, string> = {
   "metrics-server": "kop:addons:MetricsServer",
   storage: "kop:addons:Storage",
   metallb: "kop:addons:MetalLB",
-  "ingress-nginx": "kop:addons:IngressNginx",
+  gateway: "kop:addons:Gateway",
   logging: "kop:addons:Logging",
   monitoring: "kop:addons:Monitoring",
-  dashboard: "kop:addons:Dashboard",
+  headlamp: "kop:addons:Headlamp",
 };
 
 /** One add-on: a node of the preview tree that owns all of the add-on's objects and generated secrets. */
@@ -51,7 +51,7 @@ export class Addons extends pulumi.ComponentResource {
   readonly access: AddonAccess;
   readonly grafanaAdminPassword?: pulumi.Output<string>;
   readonly elasticPassword?: pulumi.Output<string>;
-  readonly dashboardAdminToken?: pulumi.Output<string>;
+  readonly headlampAdminToken?: pulumi.Output<string>;
 
   constructor(name: string, args: AddonsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kop:index:Addons", name, {}, opts);
@@ -98,10 +98,10 @@ export class Addons extends pulumi.ComponentResource {
     this.access = addonAccess(model);
     if (secrets.monitoring) this.grafanaAdminPassword = pulumi.secret(pulumi.output(secrets.monitoring.grafanaAdminPassword));
     if (secrets.logging) this.elasticPassword = pulumi.secret(pulumi.output(secrets.logging.elasticPassword));
-    const tokenSecret = objects[DASHBOARD_ADMIN_TOKEN] as k8s.core.v1.Secret | undefined;
+    const tokenSecret = objects[HEADLAMP_ADMIN_TOKEN] as k8s.core.v1.Secret | undefined;
     if (tokenSecret) {
       // The token controller fills the Secret in after it is created; decoded here, kept secret.
-      this.dashboardAdminToken = pulumi.secret(tokenSecret.data.apply((d) => Buffer.from(d?.token ?? "", "base64").toString("utf8")));
+      this.headlampAdminToken = pulumi.secret(tokenSecret.data.apply((d) => Buffer.from(d?.token ?? "", "base64").toString("utf8")));
     }
     this.registerOutputs({});
   }
@@ -116,6 +116,6 @@ export function addonStackOutputs(addons: Addons | undefined) {
     addons: addons?.access,
     grafanaAdminPassword: addons?.grafanaAdminPassword,
     elasticPassword: addons?.elasticPassword,
-    dashboardAdminToken: addons?.dashboardAdminToken,
+    headlampAdminToken: addons?.headlampAdminToken,
   };
 }

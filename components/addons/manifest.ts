@@ -2,7 +2,7 @@ import type { input } from "@pulumi/kubernetes/types";
 import type * as pulumi from "@pulumi/pulumi";
 
 /** The add-ons, in the order they are declared. */
-export const ADDON_NAMES = ["cni", "csr-approver", "metrics-server", "storage", "metallb", "ingress-nginx", "logging", "monitoring", "dashboard"] as const;
+export const ADDON_NAMES = ["cni", "csr-approver", "metrics-server", "storage", "metallb", "gateway", "logging", "monitoring", "headlamp"] as const;
 export type AddonName = (typeof ADDON_NAMES)[number];
 
 export interface ObjectMeta {
@@ -249,32 +249,6 @@ export const storageClass = (
   ...(fields.parameters ? { parameters: fields.parameters } : {}),
   reclaimPolicy: fields.reclaimPolicy ?? "Delete",
   volumeBindingMode: fields.volumeBindingMode ?? "Immediate",
-});
-
-export const ingress = (ns: string, name: string, spec: input.networking.v1.IngressSpec, annotations?: Labels): Manifest => ({
-  apiVersion: "networking.k8s.io/v1",
-  kind: "Ingress",
-  metadata: meta(name, ns, undefined, annotations),
-  spec,
-});
-
-/** An Ingress for one host name routed to one Service port, through the "nginx" class. */
-export const hostIngress = (ns: string, name: string, host: string, serviceName: string, port: number, annotations?: Labels): Manifest =>
-  ingress(
-    ns,
-    name,
-    {
-      ingressClassName: "nginx",
-      rules: [{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: serviceName, port: { number: port } } } }] } }],
-    },
-    annotations,
-  );
-
-export const ingressClass = (name: string, controller: string, isDefault: boolean): Manifest => ({
-  apiVersion: "networking.k8s.io/v1",
-  kind: "IngressClass",
-  metadata: meta(name, undefined, undefined, isDefault ? { "ingressclass.kubernetes.io/is-default-class": "true" } : undefined),
-  spec: { controller },
 });
 
 export const podDisruptionBudget = (ns: string, name: string, spec: input.policy.v1.PodDisruptionBudgetSpec): Manifest => ({

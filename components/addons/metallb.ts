@@ -22,7 +22,7 @@ import {
 export const METALLB_NAMESPACE = "metallb-system";
 /** The L2Advertisement that makes the pool's addresses reachable: LoadBalancer Services wait for it. */
 export const METALLB_POOL = `L2Advertisement/${METALLB_NAMESPACE}/default`;
-const METALLB_KINDS = ["bfdprofiles", "bgpadvertisements", "bgppeers", "communities", "ipaddresspools", "l2advertisements", "servicel2statuses"];
+const METALLB_KINDS = ["bfdprofiles", "bgpadvertisements", "bgppeers", "communities", "ipaddresspools", "l2advertisements", "servicel2statuses", "servicebgpstatuses", "configurationstates"];
 
 export interface MetallbSecrets {
   /** memberlist's shared key: speakers authenticate each other's gossip with it. */
@@ -30,7 +30,7 @@ export interface MetallbSecrets {
 }
 
 /**
- * MetalLB v0.14 in L2 mode: controller (assigns addresses), speaker on every node (answers ARP), and one
+ * MetalLB v0.15 in L2 mode: controller (assigns addresses), speaker on every node (answers ARP), and one
  * IPAddressPool + L2Advertisement from cluster:addons.metallb.addresses. The validating webhooks are off:
  * their certificates are rotated into a webhook configuration at run time, which Pulumi would then see as drift.
  */
@@ -45,11 +45,20 @@ export function planMetallb(model: ClusterModel, secrets: MetallbSecrets): Addon
   plan.add(secret(ns, "memberlist", { secretkey: secrets.memberlistKey }));
 
   const readMetallb = { apiGroups: ["metallb.io"], resources: METALLB_KINDS, verbs: ["get", "list", "watch"] };
+  // Each component reports whether its configuration is valid in a ConfigurationState of its own.
+  const reportState = { apiGroups: ["metallb.io"], resources: ["configurationstates", "configurationstates/status"], verbs: ["create", "update", "patch", "delete"] };
+  // The metrics endpoints authenticate and authorize their scrapers.
+  const metricsAuth = [
+    { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+    { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
+  ];
   plan.add(
     clusterRole("metallb-system:controller", [
       { apiGroups: [""], resources: ["services", "namespaces"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
       { apiGroups: [""], resources: ["services/status"], verbs: ["update"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+      ...metricsAuth,
     ]),
   );
   plan.add(
@@ -57,6 +66,7 @@ export function planMetallb(model: ClusterModel, secrets: MetallbSecrets): Addon
       { apiGroups: [""], resources: ["services", "endpoints", "nodes", "namespaces"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+      ...metricsAuth,
     ]),
   );
   plan.add(
@@ -65,6 +75,7 @@ export function planMetallb(model: ClusterModel, secrets: MetallbSecrets): Addon
       { apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["controller"], verbs: ["get"] },
       readMetallb,
       { apiGroups: ["metallb.io"], resources: ["ipaddresspools/status"], verbs: ["update"] },
+      reportState,
     ]),
   );
   plan.add(
@@ -72,7 +83,8 @@ export function planMetallb(model: ClusterModel, secrets: MetallbSecrets): Addon
       { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
       { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["get", "list", "watch"] },
       readMetallb,
-      { apiGroups: ["metallb.io"], resources: ["servicel2statuses", "servicel2statuses/status"], verbs: ["create", "update", "patch", "delete"] },
+      { apiGroups: ["metallb.io"], resources: ["servicel2statuses", "servicel2statuses/status", "servicebgpstatuses", "servicebgpstatuses/status"], verbs: ["create", "update", "patch", "delete"] },
+      reportState,
     ]),
   );
   plan.add(clusterRoleBinding("metallb-system:controller", "metallb-system:controller", ns, ["controller"]), ["ClusterRole/metallb-system:controller"]);

@@ -2,8 +2,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterModel } from "../config";
 import { planCni } from "./cni";
 import { kubeletServingCertificates, planCsrApprover } from "./csr-approver";
-import { planDashboard } from "./dashboard";
-import { planIngressNginx } from "./ingress-nginx";
+import { planGateway } from "./gateway";
+import { HEADLAMP_NAMESPACE, HEADLAMP_VIEWER, planHeadlamp } from "./headlamp";
 import { planLogging, type LoggingSecrets } from "./logging";
 import { ADDON_NAMES, type AddonName, type AddonPlan } from "./manifest";
 import { planMetallb, type MetallbSecrets } from "./metallb";
@@ -27,10 +27,10 @@ export function enabledAddons(model: ClusterModel): AddonName[] {
     "metrics-server": a.metricsServer.enabled,
     storage: a.storage.provisioner !== "none",
     metallb: a.metallb.enabled,
-    "ingress-nginx": a.ingressNginx.enabled,
+    gateway: a.gateway.enabled,
     logging: a.logging.enabled,
     monitoring: a.monitoring.enabled,
-    dashboard: a.dashboard.enabled,
+    headlamp: a.headlamp.enabled,
   };
   return ADDON_NAMES.filter((name) => on[name]);
 }
@@ -50,10 +50,10 @@ export function planAddons(model: ClusterModel, secrets: AddonSecrets): AddonPla
     "metrics-server": () => planMetricsServer(model),
     storage: () => planStorage(model),
     metallb: () => planMetallb(model, need(secrets.metallb, "metallb")),
-    "ingress-nginx": () => planIngressNginx(model),
+    gateway: () => planGateway(model),
     logging: () => planLogging(model, need(secrets.logging, "logging")),
     monitoring: () => planMonitoring(model, need(secrets.monitoring, "monitoring")),
-    dashboard: () => planDashboard(model),
+    headlamp: () => planHeadlamp(model),
   };
   const plans = enabledAddons(model).map((name) => builders[name]());
   checkAddonPlans(plans);
@@ -79,7 +79,7 @@ export function checkAddonPlans(plans: AddonPlan[]): void {
 export interface AddonAccess {
   grafana?: { url?: string; portForward: string; localUrl: string; user: string; passwordOutput: string };
   kibana?: { url?: string; portForward: string; localUrl: string; user: string; passwordOutput: string };
-  dashboard?: { portForward: string; localUrl: string; viewerToken: string; adminTokenOutput?: string };
+  headlamp?: { portForward: string; localUrl: string; viewerToken: string; adminTokenOutput?: string };
 }
 
 export function addonAccess(model: ClusterModel): AddonAccess {
@@ -103,12 +103,12 @@ export function addonAccess(model: ClusterModel): AddonAccess {
       passwordOutput: "elasticPassword",
     };
   }
-  if (a.dashboard.enabled) {
-    access.dashboard = {
-      portForward: "kubectl -n kubernetes-dashboard port-forward svc/kubernetes-dashboard 8443:443",
-      localUrl: "https://localhost:8443/",
-      viewerToken: "kubectl -n kubernetes-dashboard create token dashboard-viewer",
-      ...(a.dashboard.adminAccount ? { adminTokenOutput: "dashboardAdminToken" } : {}),
+  if (a.headlamp.enabled) {
+    access.headlamp = {
+      portForward: `kubectl -n ${HEADLAMP_NAMESPACE} port-forward svc/headlamp 4466:80`,
+      localUrl: "http://localhost:4466/",
+      viewerToken: `kubectl -n ${HEADLAMP_NAMESPACE} create token ${HEADLAMP_VIEWER}`,
+      ...(a.headlamp.adminAccount ? { adminTokenOutput: "headlampAdminToken" } : {}),
     };
   }
   return access;

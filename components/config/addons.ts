@@ -8,11 +8,31 @@ const ipRange = () =>
     error: (issue) => `${JSON.stringify(issue.input)} is not an address range (a CIDR or first-last, e.g. 10.0.0.200-10.0.0.220)`,
   });
 
-/** A host name for an Ingress rule: lower-case DNS labels, at least two of them. */
+/** A host name for an HTTPRoute: lower-case DNS labels, at least two of them. */
 const ingressHost = () =>
   z.string().refine((v) => v.length <= 253 && /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v), {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a DNS name for an Ingress rule (e.g. grafana.example.com)`,
+    error: (issue) => `${JSON.stringify(issue.input)} is not a DNS name for an HTTPRoute (e.g. grafana.example.com)`,
   });
+
+/**
+ * A key whose add-on upstream has retired and this program has removed: any value is refused with a message
+ * naming the replacement, rather than the generic "unknown key".
+ */
+const retired = (message: string) =>
+  z
+    .unknown()
+    .superRefine((value, ctx) => {
+      if (value !== undefined) ctx.addIssue({ code: "custom", message });
+    })
+    .transform(() => undefined)
+    .optional();
+
+export const RETIRED_INGRESS_NGINX =
+  "ingress-nginx is retired upstream (no releases or security fixes since March 2026) and was removed: use cluster:addons.gateway instead " +
+  "(Traefik as the Gateway API implementation, with the same enabled, mode and nodeSelector settings) and move Ingress objects to HTTPRoutes; see docs/addons.md";
+export const RETIRED_DASHBOARD =
+  "the Kubernetes Dashboard is retired upstream and was removed: use cluster:addons.headlamp instead " +
+  "(enabled; adminAccount for the admin token output, now headlampAdminToken); see docs/addons.md";
 
 const absolutePath = () => z.string().regex(/^\/[^\s]*$/, "is not an absolute path");
 
@@ -21,8 +41,8 @@ export const cniSchema = z.strictObject({
   flannel: z
     .strictObject({
       backend: z.enum(["vxlan", "host-gw", "wireguard"]).default("vxlan"),
-      image: image().default("ghcr.io/flannel-io/flannel:v0.26.1"),
-      cniPluginImage: image().default("ghcr.io/flannel-io/flannel-cni-plugin:v1.5.1-flannel2"),
+      image: image().default("ghcr.io/flannel-io/flannel:v0.28.4"),
+      cniPluginImage: image().default("ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1"),
     })
     .prefault({}),
   calico: z
@@ -43,14 +63,14 @@ export const addonsSchema = z.strictObject({
   metricsServer: z
     .strictObject({
       enabled: z.boolean().default(true),
-      image: image().default("registry.k8s.io/metrics-server/metrics-server:v0.7.2"),
+      image: image().default("registry.k8s.io/metrics-server/metrics-server:v0.8.1"),
       /**
        * Skip verifying kubelet serving certificates. Off by default: kubelets then request serving certificates
        * signed by the cluster CA (serverTLSBootstrap) and kubelet-csr-approver approves the ones that match a node.
        */
       kubeletInsecureTls: z.boolean().default(false),
       /** Approves kubelet serving certificate requests whose names and addresses match a configured node. */
-      csrApproverImage: image().default("ghcr.io/postfinance/kubelet-csr-approver:v1.2.2"),
+      csrApproverImage: image().default("ghcr.io/postfinance/kubelet-csr-approver:v1.2.15"),
       preferredAddressTypes: z
         .array(z.enum(["InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"]))
         .min(1)
@@ -67,18 +87,18 @@ export const addonsSchema = z.strictObject({
        */
       elasticsearch: z
         .strictObject({
-          image: image().default("docker.elastic.co/elasticsearch/elasticsearch:8.15.3"),
+          image: image().default("docker.elastic.co/elasticsearch/elasticsearch:9.5.6"),
           storageClass: z.string().optional(),
           storageSize: quantity().default("30Gi"),
           /** Container memory limit; the JVM heap is half of it, at most 31g (compressed object pointers). */
           memoryLimit: quantity().default("2Gi"),
         })
         .prefault({}),
-      fluentBit: z.strictObject({ image: image().default("cr.fluentbit.io/fluent/fluent-bit:3.1.9") }).prefault({}),
+      fluentBit: z.strictObject({ image: image().default("cr.fluentbit.io/fluent/fluent-bit:5.2.0") }).prefault({}),
       kibana: z
         .strictObject({
-          image: image().default("docker.elastic.co/kibana/kibana:8.15.3"),
-          /** Also publish Kibana through an Ingress (class "nginx") for this host name. */
+          image: image().default("docker.elastic.co/kibana/kibana:9.5.6"),
+          /** Also publish Kibana for this host name: an HTTPRoute on the gateway add-on's Gateway. */
           ingressHost: ingressHost().optional(),
         })
         .prefault({}),
@@ -90,43 +110,45 @@ export const addonsSchema = z.strictObject({
       namespace: z.string().default("monitoring"),
       prometheus: z
         .strictObject({
-          image: image().default("quay.io/prometheus/prometheus:v2.54.1"),
+          image: image().default("quay.io/prometheus/prometheus:v3.14.0"),
           retention: z.string().regex(/^\d+[hdwy]$/, "is not a retention like 15d").default("15d"),
           storageSize: quantity().default("50Gi"),
           storageClass: z.string().optional(),
         })
         .prefault({}),
-      alertmanager: z.strictObject({ image: image().default("quay.io/prometheus/alertmanager:v0.27.0") }).prefault({}),
-      nodeExporter: z.strictObject({ image: image().default("quay.io/prometheus/node-exporter:v1.8.2") }).prefault({}),
+      alertmanager: z.strictObject({ image: image().default("quay.io/prometheus/alertmanager:v0.35.1") }).prefault({}),
+      nodeExporter: z.strictObject({ image: image().default("quay.io/prometheus/node-exporter:v1.12.1") }).prefault({}),
       kubeStateMetrics: z
-        .strictObject({ image: image().default("registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0") })
+        .strictObject({ image: image().default("registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1") })
         .prefault({}),
       grafana: z
         .strictObject({
-          image: image().default("docker.io/grafana/grafana:11.2.2"),
-          /** Also publish Grafana through an Ingress (class "nginx") for this host name. */
+          image: image().default("docker.io/grafana/grafana:13.3.2"),
+          /** Also publish Grafana for this host name: an HTTPRoute on the gateway add-on's Gateway. */
           ingressHost: ingressHost().optional(),
         })
         .prefault({}),
     })
     .prefault({}),
-  ingressNginx: z
+  /** Traefik as the Gateway API implementation: the standard-channel CRDs, GatewayClass "traefik" and one Gateway. */
+  gateway: z
     .strictObject({
       enabled: z.boolean().default(false),
       /** hostNetwork: a DaemonSet on nodes matching nodeSelector; loadBalancer: a Service of type LoadBalancer (MetalLB). */
       mode: z.enum(["hostNetwork", "loadBalancer"]).default("hostNetwork"),
       nodeSelector: z.record(z.string(), z.string()).default({}),
-      image: image().default("registry.k8s.io/ingress-nginx/controller:v1.11.3"),
-      /** Mark the "nginx" IngressClass as the cluster default. */
-      defaultClass: z.boolean().default(true),
+      image: image().default("docker.io/library/traefik:v3.7.13"),
+      /** A kubernetes.io/tls Secret in the gateway namespace: adds an HTTPS listener on port 443 terminating with it. */
+      tlsSecretName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "is not a Secret name").optional(),
     })
     .prefault({}),
+  ingressNginx: retired(RETIRED_INGRESS_NGINX),
   metallb: z
     .strictObject({
       enabled: z.boolean().default(false),
       addresses: z.array(z.union([cidr(), ipRange()])).default([]),
-      controllerImage: image().default("quay.io/metallb/controller:v0.14.8"),
-      speakerImage: image().default("quay.io/metallb/speaker:v0.14.8"),
+      controllerImage: image().default("quay.io/metallb/controller:v0.15.3"),
+      speakerImage: image().default("quay.io/metallb/speaker:v0.15.3"),
     })
     .prefault({}),
   storage: z
@@ -135,9 +157,9 @@ export const addonsSchema = z.strictObject({
       provisioner: z.enum(["none", "local-path", "nfs"]).default("local-path"),
       localPath: z
         .strictObject({
-          image: image().default("docker.io/rancher/local-path-provisioner:v0.0.30"),
+          image: image().default("docker.io/rancher/local-path-provisioner:v0.0.36"),
           /** Image of the short-lived pods that create and remove volume directories on the nodes. */
-          helperImage: image().default("docker.io/library/busybox:1.36.1"),
+          helperImage: image().default("docker.io/library/busybox:1.37.0"),
           path: absolutePath().default("/opt/local-path-provisioner"),
         })
         .prefault({}),
@@ -150,15 +172,16 @@ export const addonsSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  dashboard: z
+  /** Headlamp (SIG UI), the Kubernetes Dashboard's successor: read-only unless adminAccount is set. */
+  headlamp: z
     .strictObject({
       enabled: z.boolean().default(false),
-      image: image().default("docker.io/kubernetesui/dashboard:v2.7.0"),
-      metricsScraperImage: image().default("docker.io/kubernetesui/metrics-scraper:v1.0.8"),
-      /** Also create an admin account whose token is a secret stack output. */
+      image: image().default("ghcr.io/headlamp-k8s/headlamp:v0.45.0"),
+      /** Also create an admin account bound to cluster-admin whose token is the secret stack output headlampAdminToken. */
       adminAccount: z.boolean().default(false),
     })
     .prefault({}),
+  dashboard: retired(RETIRED_DASHBOARD),
 });
 
 export type AddonsInput = z.output<typeof addonsSchema>;

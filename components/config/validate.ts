@@ -230,19 +230,29 @@ function checkAddonRules(cfg: StackConfig, problems: ProblemList): void {
     }
   });
 
-  const ingress = addons.ingressNginx;
-  if (ingress.enabled && ingress.mode === "loadBalancer" && !addons.metallb.enabled) {
-    problems.add(["addons", "ingressNginx", "mode"], '"loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb');
+  const gateway = addons.gateway;
+  if (gateway.enabled && gateway.mode === "loadBalancer" && !addons.metallb.enabled) {
+    problems.add(["addons", "gateway", "mode"], '"loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb');
   }
-  if (ingress.enabled && ingress.mode === "hostNetwork") {
+  if (gateway.enabled && gateway.mode === "hostNetwork") {
     const matches = cfg.hosts.filter((h) => {
       const isNode = h.roles.includes("control-plane") || h.roles.includes("worker");
       const labels: Record<string, string> = { "kubernetes.io/hostname": h.name, "kubernetes.io/os": "linux", ...h.labels };
       if (h.roles.includes("control-plane")) labels["node-role.kubernetes.io/control-plane"] = "";
-      return isNode && Object.entries(ingress.nodeSelector).every(([k, v]) => labels[k] === v);
+      return isNode && Object.entries(gateway.nodeSelector).every(([k, v]) => labels[k] === v);
     });
     if (matches.length === 0) {
-      problems.add(["addons", "ingressNginx", "nodeSelector"], "matches no node: set the same labels on the hosts that should serve ingress traffic (cluster:hosts[].labels)");
+      problems.add(["addons", "gateway", "nodeSelector"], "matches no node: set the same labels on the hosts that should serve ingress traffic (cluster:hosts[].labels)");
+    }
+  }
+  // Published UIs are HTTPRoutes attached to the gateway add-on's Gateway: without it nothing serves them.
+  const routes: Array<[string[], string | undefined]> = [
+    [["logging", "kibana", "ingressHost"], addons.logging.enabled ? addons.logging.kibana.ingressHost : undefined],
+    [["monitoring", "grafana", "ingressHost"], addons.monitoring.enabled ? addons.monitoring.grafana.ingressHost : undefined],
+  ];
+  for (const [key, host] of routes) {
+    if (host !== undefined && !gateway.enabled) {
+      problems.add(["addons", ...key], `${host} is published as an HTTPRoute on the gateway add-on's Gateway: enable cluster:addons.gateway, or remove this key`);
     }
   }
 
@@ -299,7 +309,7 @@ function checkAddonRules(cfg: StackConfig, problems: ProblemList): void {
 }
 
 /** Namespaces the add-ons create under fixed names (see components/addons). */
-const ADDON_FIXED_NAMESPACES = ["kube-flannel", "ingress-nginx", "metallb-system", "local-path-storage", "nfs-provisioner", "kubernetes-dashboard"];
+const ADDON_FIXED_NAMESPACES = ["kube-flannel", "gateway-system", "metallb-system", "local-path-storage", "nfs-provisioner", "headlamp"];
 
 /** Calls `visit` for every image reference in the add-ons config (keys named image or ...Image, and calico's prefix). */
 export function forEachAddonImage(addons: StackConfig["addons"], visit: (path: string[], ref: string) => void): void {

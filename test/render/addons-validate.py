@@ -1,15 +1,22 @@
-"""Validates Kubernetes objects against the OpenAPI schemas of one Kubernetes version.
+"""Validates Kubernetes objects against the OpenAPI schemas of several Kubernetes versions.
 
-Reads {"version": "1.31.4", "objects": [...]} as JSON on stdin. Built-in kinds are checked with the strict
-(no unknown fields) schemas kubernetes-validate ships per Kubernetes version; custom resources against the
-openAPIV3Schema of a CustomResourceDefinition among the objects. Prints one JSON result per object.
+Reads {"versions": ["1.28.0", ...], "objects": [...]} as JSON on stdin and prints {version: [result, ...]}, one
+result per object. Built-in kinds are checked with the strict (no unknown fields) schemas kubernetes-validate ships
+per Kubernetes version; custom resources against the openAPIV3Schema of a CustomResourceDefinition among the objects.
+`--versions` prints the Kubernetes versions the installed kubernetes-validate has schemas for.
 """
+import functools
 import json
 import sys
 
 import jsonschema
 import kubernetes_validate
-from kubernetes_validate.utils import SchemaNotFoundError
+from kubernetes_validate import utils
+from kubernetes_validate.utils import SchemaNotFoundError, all_versions
+
+# kubernetes-validate parses a version's definitions file (megabytes of JSON) for every object it checks; the
+# files do not change while this runs, so each is parsed once.
+utils.schema_contents = functools.lru_cache(maxsize=None)(utils.schema_contents)
 
 
 def crd_schemas(objects):
@@ -23,11 +30,7 @@ def crd_schemas(objects):
     return schemas
 
 
-def main():
-    request = json.load(sys.stdin)
-    version = request["version"]
-    objects = request["objects"]
-    crds = crd_schemas(objects)
+def validate(version, objects, crds):
     results = []
     for o in objects:
         key = f'{o.get("kind")}/{o.get("metadata", {}).get("namespace", "")}/{o.get("metadata", {}).get("name")}'
@@ -45,7 +48,17 @@ def main():
         except kubernetes_validate.ValidationError as e:
             path = "/".join(map(str, e.path))
             results.append({"key": key, "validator": f"kubernetes {e.version} (strict)", "error": f"{path}: {e.message}"})
-    json.dump(results, sys.stdout)
+    return results
+
+
+def main():
+    if sys.argv[1:] == ["--versions"]:
+        json.dump(sorted(set(all_versions()), key=lambda v: tuple(map(int, v.split(".")))), sys.stdout)
+        return
+    request = json.load(sys.stdin)
+    objects = request["objects"]
+    crds = crd_schemas(objects)
+    json.dump({version: validate(version, objects, crds) for version in request["versions"]}, sys.stdout)
 
 
 if __name__ == "__main__":

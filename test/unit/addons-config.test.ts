@@ -23,14 +23,35 @@ describe("add-on config rules: each names the key and says what to do", () => {
     expect(problemsOf(withAddons({ metallb: { enabled: true, addresses: ["10.0.0.1-10.0.0.300"] } }))[0]).toMatch(/^cluster:addons\.metallb\.addresses\[0\]: /);
   });
 
-  it("ingress-nginx in hostNetwork mode must select at least one node", () => {
-    expect(problemsOf(withAddons({ ingressNginx: { enabled: true, nodeSelector: { "node.kubernetes.io/ingress": "true" } } }))).toEqual([
-      "cluster:addons.ingressNginx.nodeSelector: matches no node: set the same labels on the hosts that should serve ingress traffic (cluster:hosts[].labels)",
+  it("the gateway in hostNetwork mode must select at least one node", () => {
+    expect(problemsOf(withAddons({ gateway: { enabled: true, nodeSelector: { "node.kubernetes.io/ingress": "true" } } }))).toEqual([
+      "cluster:addons.gateway.nodeSelector: matches no node: set the same labels on the hosts that should serve ingress traffic (cluster:hosts[].labels)",
     ]);
-    const section = withAddons({ ingressNginx: { enabled: true, nodeSelector: { "node.kubernetes.io/ingress": "true" } } });
+    const section = withAddons({ gateway: { enabled: true, nodeSelector: { "node.kubernetes.io/ingress": "true" } } });
     section.hosts[1].labels = { "node.kubernetes.io/ingress": "true" };
     expect(() => model(section)).not.toThrow();
-    expect(() => model(withAddons({ ingressNginx: { enabled: true, nodeSelector: { "kubernetes.io/hostname": "w1" } } }))).not.toThrow();
+    expect(() => model(withAddons({ gateway: { enabled: true, nodeSelector: { "kubernetes.io/hostname": "w1" } } }))).not.toThrow();
+  });
+
+  it("refuses the keys of retired add-ons, naming what to use instead", () => {
+    expect(problemsOf(withAddons({ ingressNginx: { enabled: true, mode: "hostNetwork" }, dashboard: { enabled: false } }))).toEqual([
+      "cluster:addons.ingressNginx: ingress-nginx is retired upstream (no releases or security fixes since March 2026) and was removed: use cluster:addons.gateway instead " +
+        "(Traefik as the Gateway API implementation, with the same enabled, mode and nodeSelector settings) and move Ingress objects to HTTPRoutes; see docs/addons.md",
+      "cluster:addons.dashboard: the Kubernetes Dashboard is retired upstream and was removed: use cluster:addons.headlamp instead " +
+        "(enabled; adminAccount for the admin token output, now headlampAdminToken); see docs/addons.md",
+    ]);
+    // Even an empty section is refused: it would silently configure nothing.
+    expect(problemsOf(withAddons({ dashboard: {} }))).toEqual([expect.stringMatching(/^cluster:addons\.dashboard: the Kubernetes Dashboard is retired upstream .* use cluster:addons\.headlamp instead/)]);
+    expect(() => model(withAddons({ gateway: { enabled: true, nodeSelector: {} }, headlamp: { enabled: true, adminAccount: true } }))).not.toThrow();
+  });
+
+  it("published UIs need the gateway: their HTTPRoutes attach to its Gateway", () => {
+    const on = { enabled: true };
+    expect(problemsOf(withAddons({ logging: { ...on, kibana: { ingressHost: "kibana.example.com" } }, monitoring: { ...on, grafana: { ingressHost: "grafana.example.com" } } }))).toEqual([
+      "cluster:addons.logging.kibana.ingressHost: kibana.example.com is published as an HTTPRoute on the gateway add-on's Gateway: enable cluster:addons.gateway, or remove this key",
+      "cluster:addons.monitoring.grafana.ingressHost: grafana.example.com is published as an HTTPRoute on the gateway add-on's Gateway: enable cluster:addons.gateway, or remove this key",
+    ]);
+    expect(() => model(withAddons({ gateway: on, monitoring: { ...on, grafana: { ingressHost: "grafana.example.com" } } }))).not.toThrow();
   });
 
   it("Elasticsearch needs at least 1Gi so that its heap is 512Mi", () => {
@@ -71,15 +92,15 @@ describe("add-on config rules: each names the key and says what to do", () => {
   });
 
   it("images must name their registry so that mirror rewrites apply", () => {
-    expect(problemsOf(withAddons({ monitoring: { grafana: { image: "grafana/grafana:11.2.2" } } }))).toEqual([
-      'cluster:addons.monitoring.grafana.image: "grafana/grafana:11.2.2" does not start with a registry host; write it in full (e.g. docker.io/grafana/grafana:11.2.2) so cluster:mirrors.addonImageRegistries applies to it',
+    expect(problemsOf(withAddons({ monitoring: { grafana: { image: "grafana/grafana:13.3.2" } } }))).toEqual([
+      'cluster:addons.monitoring.grafana.image: "grafana/grafana:13.3.2" does not start with a registry host; write it in full (e.g. docker.io/grafana/grafana:13.3.2) so cluster:mirrors.addonImageRegistries applies to it',
     ]);
     expect(() => model(withAddons({ monitoring: { grafana: { image: "localhost:5000/grafana:11" } } }))).not.toThrow();
   });
 
-  it("Ingress host names, removed keys and storage paths", () => {
+  it("route host names, removed keys and storage paths", () => {
     expect(problemsOf(withAddons({ logging: { kibana: { ingressHost: "Kibana" } }, storage: { localPath: { path: "data" } } }))).toEqual([
-      'cluster:addons.logging.kibana.ingressHost: "Kibana" is not a DNS name for an Ingress rule (e.g. grafana.example.com)',
+      'cluster:addons.logging.kibana.ingressHost: "Kibana" is not a DNS name for an HTTPRoute (e.g. grafana.example.com)',
       "cluster:addons.storage.localPath.path: is not an absolute path",
     ]);
     expect(problemsOf(withAddons({ logging: { elasticsearch: { replicas: 3 } } }))).toEqual(["cluster:addons.logging.elasticsearch.replicas: unknown key"]);

@@ -25,9 +25,9 @@ export function allAddonsOn(section: Record<string, any>): Record<string, any> {
   on("metricsServer");
   on("logging");
   on("monitoring");
-  on("ingressNginx", { mode: a.ingressNginx?.mode ?? "loadBalancer" });
+  on("gateway", { mode: a.gateway?.mode ?? "loadBalancer" });
   on("metallb", { addresses: a.metallb?.addresses ?? ["192.168.10.200-192.168.10.220"] });
-  on("dashboard", { adminAccount: true });
+  on("headlamp", { adminAccount: true });
   a.storage = { provisioner: "local-path", ...(a.storage ?? {}) };
   return s;
 }

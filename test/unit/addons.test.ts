@@ -33,10 +33,10 @@ const ADDON_NAMESPACES: Record<string, string[]> = {
   "metrics-server": ["kube-system"],
   storage: ["local-path-storage"],
   metallb: ["metallb-system"],
-  "ingress-nginx": ["ingress-nginx"],
+  gateway: ["gateway-system"],
   logging: ["logging"],
   monitoring: ["monitoring"],
-  dashboard: ["kubernetes-dashboard"],
+  headlamp: ["headlamp"],
 };
 
 describe.each([true, false])("add-ons under Pulumi mocks (isDryRun %s)", (preview) => {
@@ -46,7 +46,7 @@ describe.each([true, false])("add-ons under Pulumi mocks (isDryRun %s)", (previe
   it("installs every add-on the prod stack enables, each object under its add-on, in its namespace", async () => {
     const run = await prodRun();
     const addons = new Set([...run.objects.keys()].map((k) => addonOf(run, k)));
-    expect([...addons].sort()).toEqual(["cni", "csr-approver", "dashboard", "ingress-nginx", "logging", "metallb", "metrics-server", "monitoring", "storage"]);
+    expect([...addons].sort()).toEqual(["cni", "csr-approver", "gateway", "headlamp", "logging", "metallb", "metrics-server", "monitoring", "storage"]);
     for (const [key, r] of run.objects) {
       const ns = plain(r.inputs.metadata).namespace as string | undefined;
       if (ns) expect(ADDON_NAMESPACES[addonOf(run, key)], key).toContain(ns);
@@ -55,7 +55,9 @@ describe.each([true, false])("add-ons under Pulumi mocks (isDryRun %s)", (previe
     }
     const kinds = (addon: string) => [...new Set([...run.objects.keys()].filter((k) => addonOf(run, k) === addon).map((k) => k.split("/")[0]))].sort();
     expect(kinds("cni")).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "CustomResourceDefinition", "DaemonSet", "Deployment", "PodDisruptionBudget", "ServiceAccount"]);
-    expect(kinds("logging")).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Ingress", "Job", "Namespace", "Secret", "Service", "ServiceAccount", "StatefulSet"]);
+    expect(kinds("logging")).toEqual(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "HTTPRoute", "Job", "Namespace", "Secret", "Service", "ServiceAccount", "StatefulSet"]);
+    expect(kinds("gateway")).toEqual(["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "DaemonSet", "Gateway", "GatewayClass", "Namespace", "ServiceAccount"]);
+    expect(kinds("headlamp")).toEqual(["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "Service", "ServiceAccount"]);
     expect(kinds("metallb")).toContain("IPAddressPool");
     expect(kinds("storage")).toContain("StorageClass");
     expect(run.objects.has("DaemonSet/kube-system/calico-node")).toBe(true);
@@ -148,7 +150,7 @@ describe("mirrors: every add-on image goes through cluster:mirrors.addonImageReg
     const section = stackSection("dev");
     section.mirrors = { addonImageRegistries: { "docker.io": "mirror.example.com/hub", "docker.io/calico": "calico-mirror.example.com" } };
     const m = modelFromObject(section);
-    expect(addonImage(m, "docker.io/grafana/grafana:11.2.2")).toBe("mirror.example.com/hub/grafana/grafana:11.2.2");
+    expect(addonImage(m, "docker.io/grafana/grafana:13.3.2")).toBe("mirror.example.com/hub/grafana/grafana:13.3.2");
     expect(addonImage(m, "docker.io/calico/node:v3.28.2")).toBe("calico-mirror.example.com/node:v3.28.2");
     expect(addonImage(m, "quay.io/prometheus/prometheus:v2.54.1")).toBe("quay.io/prometheus/prometheus:v2.54.1");
     expect(addonImage(m, "docker.iox/a:b")).toBe("docker.iox/a:b");
@@ -168,16 +170,19 @@ describe("switching add-ons", () => {
   const snapshot = (run: AddonsRun) => new Map(run.graph.custom.map((r) => [r.urn, JSON.stringify(r.inputs)]));
   const base = () => {
     const s = allAddonsOn(stackSection("prod"));
-    s.addons.ingressNginx.mode = "hostNetwork";
+    s.addons.gateway.mode = "hostNetwork";
+    // Published UIs are routes on the Gateway; switching the gateway off is only allowed without them.
+    delete s.addons.logging.kibana;
+    delete s.addons.monitoring.grafana;
     return s;
   };
   const switches: Array<[string, (s: Record<string, any>) => void]> = [
     ["metrics-server", (s) => (s.addons.metricsServer.enabled = false)],
     ["logging", (s) => (s.addons.logging.enabled = false)],
     ["monitoring", (s) => (s.addons.monitoring.enabled = false)],
-    ["ingress-nginx", (s) => (s.addons.ingressNginx.enabled = false)],
+    ["gateway", (s) => (s.addons.gateway.enabled = false)],
     ["metallb", (s) => (s.addons.metallb.enabled = false)],
-    ["dashboard", (s) => (s.addons.dashboard.enabled = false)],
+    ["headlamp", (s) => (s.addons.headlamp.enabled = false)],
   ];
   it.each(switches)("turning %s off removes exactly its objects and secrets, and changes nothing else", async (addon, off) => {
     const before = await runAddons(modelFromObject(base(), "prod"), { preview: false });
@@ -298,22 +303,70 @@ describe("add-on objects from the model", () => {
     expect(heap("4Gi", "fast-ssd").claim.storageClassName).toBe("fast-ssd");
   });
 
-  it("dashboard: a read-only viewer by default; cluster-admin only for the opt-in admin account, never a default service account", async () => {
+  it("headlamp: read-only logins by default; cluster-admin and the token output only for the opt-in admin account", async () => {
     const s = stackSection("prod");
     let o = objects(modelFromObject(s, "prod"));
-    expect(o.get("ClusterRoleBinding/dashboard-viewer").roleRef.name).toBe("view");
-    expect(o.has("ClusterRoleBinding/dashboard-admin")).toBe(false);
-    s.addons.dashboard.adminAccount = true;
+    expect(o.get("ClusterRoleBinding/headlamp-viewer").roleRef.name).toBe("view");
+    const clusterRead = o.get("ClusterRole/headlamp-viewer-cluster");
+    for (const rule of clusterRead.rules) expect(rule.verbs, JSON.stringify(rule)).toEqual(["get", "list", "watch"]);
+    expect(clusterRead.rules.flatMap((r: any) => r.resources)).not.toContain("secrets");
+    expect(o.has("ClusterRoleBinding/headlamp-admin")).toBe(false);
+    expect(o.has("Secret/headlamp/headlamp-admin-token")).toBe(false);
+    // Headlamp's own service account has no role: it acts with the token a person logs in with.
+    for (const [key, b] of o) if (key.includes("Binding/")) for (const subject of b.subjects) expect(subject.name, key).not.toBe("headlamp");
+    const plainRun = await runAddons(modelFromObject(s, "prod"), { preview: false });
+    expect(plainRun.graph.result.headlampAdminToken).toBeUndefined();
+
+    s.addons.headlamp.adminAccount = true;
     o = objects(modelFromObject(s, "prod"));
-    expect(o.get("ClusterRoleBinding/dashboard-admin").subjects).toEqual([{ kind: "ServiceAccount", name: "dashboard-admin", namespace: "kubernetes-dashboard" }]);
+    expect(o.get("ClusterRoleBinding/headlamp-admin").subjects).toEqual([{ kind: "ServiceAccount", name: "headlamp-admin", namespace: "headlamp" }]);
     for (const [key, b] of o) {
       if (!key.startsWith("ClusterRoleBinding/") && !key.startsWith("RoleBinding/")) continue;
       for (const subject of b.subjects) expect(subject.name, key).not.toBe("default");
-      if (b.roleRef.name === "cluster-admin") expect(key).toBe("ClusterRoleBinding/dashboard-admin");
+      if (b.roleRef.name === "cluster-admin") expect(key).toBe("ClusterRoleBinding/headlamp-admin");
     }
     const run = await runAddons(modelFromObject(s, "prod"), { preview: false });
-    const token = await outputValue(run.graph.result.dashboardAdminToken!);
+    const token = await outputValue(run.graph.result.headlampAdminToken!);
     expect(token).toEqual({ value: "admin-token", secret: true });
+  });
+
+  it.each([
+    ["hostNetwork", false],
+    ["hostNetwork", true],
+    ["loadBalancer", false],
+    ["loadBalancer", true],
+  ])("gateway %s (TLS %s): Traefik serves the Gateway's listeners on the chosen nodes or behind MetalLB", (mode, tls) => {
+    const s = stackSection("prod");
+    s.addons.gateway = { ...s.addons.gateway, mode, ...(tls ? { tlsSecretName: "wildcard-tls" } : {}) };
+    const o = objects(modelFromObject(s, "prod"));
+    const workload = o.get(mode === "hostNetwork" ? "DaemonSet/gateway-system/traefik" : "Deployment/gateway-system/traefik");
+    const pod = workload.spec.template.spec;
+    expect(pod.hostNetwork === true).toBe(mode === "hostNetwork");
+    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "linux", "node.kubernetes.io/ingress": "true" });
+    const args = container(workload, "traefik").args as string[];
+    expect(args).toContain("--providers.kubernetesgateway=true");
+    expect(args.includes("--entryPoints.websecure.address=:443")).toBe(tls);
+    expect(o.has("Service/gateway-system/traefik")).toBe(mode === "loadBalancer");
+    if (mode === "loadBalancer") expect(o.get("Service/gateway-system/traefik").spec.type).toBe("LoadBalancer");
+    expect(o.get("GatewayClass/traefik").spec).toEqual({ controllerName: "traefik.io/gateway-controller" });
+    const listeners = o.get("Gateway/gateway-system/default").spec.listeners;
+    expect(listeners.map((l: any) => `${l.protocol}:${l.port}`)).toEqual(tls ? ["HTTP:80", "HTTPS:443"] : ["HTTP:80"]);
+    // Each listener port is one Traefik listens on (Traefik matches listeners to entry points by port).
+    for (const l of listeners) expect(args.some((a) => a.endsWith(`.address=:${l.port}`)), l.name).toBe(true);
+    expect([...o.keys()].filter((k) => k.startsWith("CustomResourceDefinition/") && k.endsWith(".gateway.networking.k8s.io")).sort()).toEqual(
+      ["backendtlspolicies", "gatewayclasses", "gateways", "grpcroutes", "httproutes", "listenersets", "referencegrants", "tlsroutes"].map((p) => `CustomResourceDefinition/${p}.gateway.networking.k8s.io`),
+    );
+  });
+
+  it("publishes Grafana and Kibana as HTTPRoutes on the Gateway, created after it", async () => {
+    const run = await runAddons(prod(), { preview: false });
+    const route = plain(run.objects.get("HTTPRoute/monitoring/grafana")!.inputs);
+    expect(route.spec.parentRefs).toEqual([{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "gateway-system", name: "default" }]);
+    expect(route.spec.hostnames).toEqual(["grafana.prod.example.internal"]);
+    expect(route.spec.rules[0].backendRefs).toEqual([{ group: "", kind: "Service", name: "grafana", port: 80 }]);
+    for (const key of ["HTTPRoute/monitoring/grafana", "HTTPRoute/logging/kibana"]) {
+      expect(directDependencies(run, key)).toEqual(expect.arrayContaining(["Gateway/gateway-system/default", "CustomResourceDefinition/httproutes.gateway.networking.k8s.io"]));
+    }
   });
 
   it("stack outputs say where the UIs are and which outputs hold their passwords", async () => {
@@ -335,13 +388,13 @@ describe("add-on objects from the model", () => {
         user: "elastic",
         passwordOutput: "elasticPassword",
       },
-      dashboard: {
-        portForward: "kubectl -n kubernetes-dashboard port-forward svc/kubernetes-dashboard 8443:443",
-        localUrl: "https://localhost:8443/",
-        viewerToken: "kubectl -n kubernetes-dashboard create token dashboard-viewer",
+      headlamp: {
+        portForward: "kubectl -n headlamp port-forward svc/headlamp 4466:80",
+        localUrl: "http://localhost:4466/",
+        viewerToken: "kubectl -n headlamp create token headlamp-viewer",
       },
     });
-    expect(run.objects.get("Ingress/monitoring/grafana")).toBeDefined();
+    expect(run.objects.get("HTTPRoute/monitoring/grafana")).toBeDefined();
     expect(isSecretValue(run.objects.get("Secret/monitoring/grafana-admin")!.inputs.stringData) || secretPaths(run.objects.get("Secret/monitoring/grafana-admin")!.inputs).length > 0).toBe(true);
   });
 

@@ -269,8 +269,8 @@ describe("config: validation names the key and the problem", () => {
     expect(mutate((s) => (s.addons = { metallb: { enabled: true } }))).toEqual([
       "cluster:addons.metallb.addresses: list at least one address range when MetalLB is enabled",
     ]);
-    expect(mutate((s) => (s.addons = { ingressNginx: { enabled: true, mode: "loadBalancer" } }))).toEqual([
-      'cluster:addons.ingressNginx.mode: "loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb',
+    expect(mutate((s) => (s.addons = { gateway: { enabled: true, mode: "loadBalancer" } }))).toEqual([
+      'cluster:addons.gateway.mode: "loadBalancer" needs a load-balancer implementation on bare metal: enable cluster:addons.metallb',
     ]);
     expect(mutate((s) => (s.addons = { storage: { provisioner: "nfs" } }))).toEqual([
       'cluster:addons.storage.nfs.server: required when cluster:addons.storage.provisioner is "nfs"',

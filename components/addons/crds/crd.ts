@@ -20,6 +20,7 @@ export interface CrdDefinition {
   plural: string;
   scope: "Cluster" | "Namespaced";
   versions: CrdVersion[];
+  annotations?: Record<string, string>;
 }
 
 /**
@@ -30,7 +31,7 @@ export function crdManifest(def: CrdDefinition): Manifest {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
-    metadata: { name: `${def.plural}.${def.group}` },
+    metadata: { name: `${def.plural}.${def.group}`, ...(def.annotations ? { annotations: def.annotations } : {}) },
     spec: {
       group: def.group,
       names: { kind: def.kind, listKind: `${def.kind}List`, plural: def.plural, singular: def.kind.toLowerCase() },

@@ -4,7 +4,7 @@ const strings: JsonSchema = { type: "array", items: { type: "string" } };
 const selectors: JsonSchema = { type: "array", items: OPEN_OBJECT };
 
 /**
- * MetalLB v0.14's kinds. The two this program creates (IPAddressPool, L2Advertisement) carry a schema for
+ * MetalLB v0.15's kinds. The two this program creates (IPAddressPool, L2Advertisement) carry a schema for
  * their spec so that the API server rejects a malformed pool; the others are open. BGPPeer is served only as
  * v1beta2, its current version, so no conversion webhook is needed (the webhooks are disabled, see metallb.ts).
  */
@@ -53,6 +53,20 @@ export const METALLB_CRDS: CrdDefinition[] = [
     group: "metallb.io",
     kind: "ServiceL2Status",
     plural: "servicel2statuses",
+    scope: "Namespaced",
+    versions: [{ name: "v1beta1", statusSubresource: true }],
+  },
+  {
+    group: "metallb.io",
+    kind: "ServiceBGPStatus",
+    plural: "servicebgpstatuses",
+    scope: "Namespaced",
+    versions: [{ name: "v1beta1", statusSubresource: true }],
+  },
+  {
+    group: "metallb.io",
+    kind: "ConfigurationState",
+    plural: "configurationstates",
     scope: "Namespaced",
     versions: [{ name: "v1beta1", statusSubresource: true }],
   },

@@ -1,9 +1,10 @@
 import type { ClusterModel } from "../../config";
+import { hostRoute } from "../gateway";
 import { addonImage } from "../images";
-import { deployment, hostIngress, secret, secretEnv, service, type AddonPlan } from "../manifest";
+import { deployment, secret, secretEnv, service, type AddonPlan } from "../manifest";
 import { CREDENTIALS, elasticsearchUrl, type LoggingSecrets } from "./elasticsearch";
 
-/** Kibana behind a ClusterIP Service (and an Ingress when a host name is configured). */
+/** Kibana behind a ClusterIP Service (and an HTTPRoute on the Gateway when a host name is configured). */
 export function planKibana(model: ClusterModel, plan: AddonPlan, secrets: LoggingSecrets, elasticsearchReady: string[]): void {
   const ns = model.addons.logging.namespace;
   const cfg = model.addons.logging.kibana;
@@ -45,5 +46,8 @@ export function planKibana(model: ClusterModel, plan: AddonPlan, secrets: Loggin
     elasticsearchReady,
   );
   plan.add(service(ns, "kibana", { selector: labels, ports: [{ name: "http", port: 5601, targetPort: "http" }] }, labels));
-  if (cfg.ingressHost) plan.add(hostIngress(ns, "kibana", cfg.ingressHost, "kibana", 5601), [kibana]);
+  if (cfg.ingressHost) {
+    const route = hostRoute(ns, "kibana", cfg.ingressHost, "kibana", 5601);
+    plan.add(route.manifest, [kibana], route.after);
+  }
 }

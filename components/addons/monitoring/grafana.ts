@@ -1,8 +1,9 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { ClusterModel } from "../../config";
+import { hostRoute } from "../gateway";
 import { addonImage } from "../images";
-import { configMap, deployment, hostIngress, secret, secretEnv, service, type AddonPlan } from "../manifest";
+import { configMap, deployment, secret, secretEnv, service, type AddonPlan } from "../manifest";
 import { DASHBOARDS, DATASOURCE_UID, dashboardJson } from "./dashboards";
 import { checksum } from "./prometheus";
 
@@ -90,5 +91,8 @@ export function planGrafana(model: ClusterModel, plan: AddonPlan, adminPassword:
     ),
   );
   plan.add(service(ns, "grafana", { selector: labels, ports: [{ name: "http", port: 80, targetPort: "http" }] }, labels));
-  if (cfg.ingressHost) plan.add(hostIngress(ns, "grafana", cfg.ingressHost, "grafana", 80), [grafana]);
+  if (cfg.ingressHost) {
+    const route = hostRoute(ns, "grafana", cfg.ingressHost, "grafana", 80);
+    plan.add(route.manifest, [grafana], route.after);
+  }
 }
