@@ -34,9 +34,12 @@ export function firewallOpenings(model: ClusterModel, host: HostModel): Opening[
     if (monitoring) open.push(tcp(10249, "kube-proxy metrics"), tcp(9100, "node-exporter"));
     open.push(...cniOpenings(model));
     if (model.addons.metallb.enabled) open.push(tcp(7946, "MetalLB memberlist"), udp(7946, "MetalLB memberlist"));
-    const ingress = model.addons.ingressNginx;
-    const servesIngress = Object.entries(ingress.nodeSelector).every(([k, v]) => host.labels[k] === v);
-    if (ingress.enabled && ingress.mode === "hostNetwork" && servesIngress) open.push(tcp(80, "ingress-nginx HTTP"), tcp(443, "ingress-nginx HTTPS"));
+    const gateway = model.addons.gateway;
+    const servesGateway = Object.entries(gateway.nodeSelector).every(([k, v]) => host.labels[k] === v);
+    if (gateway.enabled && gateway.mode === "hostNetwork" && servesGateway) {
+      open.push(tcp(80, "Gateway HTTP (Traefik)"));
+      if (gateway.tlsSecretName) open.push(tcp(443, "Gateway HTTPS (Traefik)"));
+    }
   }
   if (host.isWorker) open.push(tcp("30000-32767", "NodePort services"), udp("30000-32767", "NodePort services"));
   if (model.loadBalancers.includes(host)) {

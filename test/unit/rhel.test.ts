@@ -179,13 +179,15 @@ describe("firewalld (cluster:os.firewalld)", () => {
     expect(ports(section, "w1")).toEqual(["10250/tcp", "10256/tcp", "8472/udp", "30000-32767/tcp", "30000-32767/udp"]);
     expect(ports(section, "lb1")).toEqual(["6443/tcp", "ip:vrrp"]);
   });
-  it("follows the CNI, external etcd, a colocated balancer, monitoring, MetalLB and hostNetwork ingress", () => {
+  it("follows the CNI, external etcd, a colocated balancer, monitoring, MetalLB and the host-network gateway", () => {
     const section = rhel(haSection(1));
     section.addons = { cni: { plugin: "calico" } };
     expect(ports(section, "w1")).toEqual(["10250/tcp", "10256/tcp", "179/tcp", "ip:4", "30000-32767/tcp", "30000-32767/udp"]);
     section.addons = { cni: { plugin: "calico", calico: { encapsulation: "VXLAN" } } };
     expect(ports(section, "w1")).toEqual(["10250/tcp", "10256/tcp", "4789/udp", "30000-32767/tcp", "30000-32767/udp"]);
-    section.addons = { cni: { flannel: { backend: "host-gw" } }, metallb: { enabled: true, addresses: ["10.0.0.200-10.0.0.210"] }, ingressNginx: { enabled: true } };
+    section.addons = { cni: { flannel: { backend: "host-gw" } }, metallb: { enabled: true, addresses: ["10.0.0.200-10.0.0.210"] }, gateway: { enabled: true } };
+    expect(ports(section, "w1")).toEqual(["10250/tcp", "10256/tcp", "7946/tcp", "7946/udp", "80/tcp", "30000-32767/tcp", "30000-32767/udp"]);
+    section.addons.gateway = { enabled: true, tlsSecretName: "gateway-tls" };
     expect(ports(section, "w1")).toEqual(["10250/tcp", "10256/tcp", "7946/tcp", "7946/udp", "80/tcp", "443/tcp", "30000-32767/tcp", "30000-32767/udp"]);
 
     const external = rhel(haSection(0));
