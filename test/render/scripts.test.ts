@@ -58,7 +58,7 @@ describe("every rendered script, and every part of a node-prep, passes shellchec
       };
       for (let i = 0; i < batches.length; i += 2) await Promise.all(batches.slice(i, i + 2).map(check));
       fs.rmSync(out, { recursive: true, force: true });
-    });
+    }, 600_000); // shellcheck over a few hundred files: about a minute alone, several times that on a busy machine
   }
 });
 
