@@ -33,8 +33,8 @@ export interface SupportedOs {
 }
 
 export const SUPPORTED_OS: SupportedOs[] = [
-  { id: "debian", versions: ["12"], family: "apt", label: "Debian 12" },
-  { id: "ubuntu", versions: ["22.04", "24.04"], family: "apt", label: "Ubuntu 22.04/24.04" },
+  { id: "debian", versions: ["12", "13"], family: "apt", label: "Debian 12/13" },
+  { id: "ubuntu", versions: ["22.04", "24.04", "26.04"], family: "apt", label: "Ubuntu 22.04/24.04/26.04" },
 ];
 
 /** Where each step records the packages it added. */

@@ -14,6 +14,7 @@ import {
   renderDaemonJson,
   renderProxyDropIn,
 } from "./docker";
+import { releaseFiles, releaseInstall, releaseRemove } from "./release";
 
 export const runtimeInstallId = (host: string) => stepId(host, "runtime-install");
 export const runtimeConfigId = (host: string) => stepId(host, "runtime-config");
@@ -42,18 +43,24 @@ function installPackages(model: ClusterModel): { packages: string[]; install: st
     packages = [`docker-ce${pin}`, `docker-ce-cli${pin}`, "containerd.io"];
     repo = dockerRepository(model);
   } else if (model.runtime.containerd.source === "docker-ce") {
-    packages = ["containerd.io"];
+    const pin = model.runtime.containerd.packageVersion ? `=${model.runtime.containerd.packageVersion}` : "";
+    packages = [`containerd.io${pin}`];
     repo = dockerRepository(model);
+  } else if (model.runtime.containerd.source === "release") {
+    packages = [];
   } else {
     packages = ["containerd", "runc"];
   }
+  const fromRelease = model.runtime.kind === "containerd" && model.runtime.containerd.source === "release";
   return {
     packages,
-    install: ["# shellcheck source=/dev/null", ". /etc/os-release", repo, pm.install(packages, "runtime")].filter(Boolean).join("\n"),
+    install: fromRelease
+      ? releaseInstall(model)
+      : ["# shellcheck source=/dev/null", ". /etc/os-release", repo, pm.install(packages, "runtime")].filter(Boolean).join("\n"),
     purge: [
       model.runtime.kind === "docker" ? "systemctl disable --now docker.socket docker.service 2>/dev/null || true" : "",
-      "systemctl disable --now containerd.service 2>/dev/null || true",
-      pm.purgeRecorded("runtime"),
+      fromRelease ? releaseRemove() : "systemctl disable --now containerd.service 2>/dev/null || true",
+      fromRelease ? "" : pm.purgeRecorded("runtime"),
       repo ? pm.removeRepository(DOCKER_REPO) : "",
     ]
       .filter(Boolean)
@@ -77,7 +84,7 @@ fi`;
 }
 
 /** Runtime packages (and cri-dockerd): changes only when the runtime choice or its source changes. */
-function renderInstall(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
+function renderInstall(model: ClusterModel, host: HostModel): { script: string; deleteScript: string; files: RenderedFile[] } {
   const pkgs = installPackages(model);
   const body = [APT_FUNCTIONS, pkgs.install, model.runtime.kind === "docker" ? criDockerdInstall(model) : ""];
   const deleteBody = [
@@ -87,8 +94,10 @@ function renderInstall(model: ClusterModel, host: HostModel): { script: string; 
       : "",
     pkgs.purge,
   ];
-  const what = model.runtime.kind === "docker" ? "docker-ce and cri-dockerd" : `containerd (${model.runtime.containerd.source})`;
+  const source = model.runtime.containerd.source;
+  const what = model.runtime.kind === "docker" ? "docker-ce and cri-dockerd" : source === "release" ? `containerd ${model.runtime.containerd.version} (release)` : `containerd (${source})`;
   return {
+    files: model.runtime.kind === "containerd" && source === "release" ? releaseFiles() : [],
     script: script(`install ${what} on ${host.name}`, body.filter(Boolean).join("\n")),
     deleteScript: script(`remove ${what} from ${host.name}`, deleteBody.filter(Boolean).join("\n")),
   };
@@ -177,7 +186,7 @@ export function planRuntime(model: ClusterModel): StepSpec[] {
         description: `install the ${model.runtime.kind} runtime`,
         script: install.script,
         deleteScript: install.deleteScript,
-        files: [],
+        files: install.files,
         needs: [osPrepId(host.name)],
         secrets: [],
         timeouts: { create: "20m", update: "20m", delete: "10m" },
