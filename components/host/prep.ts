@@ -71,7 +71,7 @@ export function chronySourcesFile(model: ClusterModel): RenderedFile | undefined
 export const NFTABLES_MIN_KERNEL = "5.13";
 
 /** What a Kubernetes node's kernel must offer for the configured version and kube-proxy mode. */
-function nodePreflight(model: ClusterModel, host: HostModel): string[] {
+export function nodePreflight(model: ClusterModel, host: HostModel): string[] {
   const lines: string[] = [];
   if (model.kubernetes.minor >= CGROUP_V2_REQUIRED_FROM && !model.kubernetes.allowCgroupV1) {
     lines.push(

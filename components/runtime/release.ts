@@ -23,6 +23,19 @@ export function releaseFiles(): RenderedFile[] {
   return [{ path: CONTAINERD_UNIT, mode: "0644", content: renderContainerdUnit() }];
 }
 
+/**
+ * kop_verified URL SUMS_URL NAME DEST MIRROR_KEY: downloads URL to DEST and checks it against NAME's
+ * line in the sha256sum-format file SUMS_URL; a failure names the mirror key to set.
+ */
+export const VERIFIED_FETCH = String.raw`kop_verified() {
+  local url=$1 sums_url=$2 name=$3 dest=$4 expected actual
+  kop_fetch "$url" >"$dest" || kop_fail "cannot download $url (set cluster:mirrors.releases.$5 to a mirror of the release files)"
+  expected=$(kop_fetch "$sums_url" | awk -v f="$name" '{ n = $2; sub(/^\*/, "", n) } n == f { print $1 }') || kop_fail "cannot download the checksums $sums_url"
+  [ -n "$expected" ] || kop_fail "$sums_url lists no checksum for $name"
+  actual=$(sha256sum "$dest" | awk '{print $1}')
+  [ "$actual" = "$expected" ] || kop_fail "checksum mismatch for $url: got $actual, $sums_url says $expected"
+}`;
+
 export function releaseInstall(model: ClusterModel): string {
   const { version, runcVersion } = model.runtime.containerd;
   const containerdBase = `${model.mirrors.releases.containerd.replace(/\/$/, "")}/v${version}`;
@@ -31,15 +44,7 @@ export function releaseInstall(model: ClusterModel): string {
 arch=$(dpkg --print-architecture)
 restart_containerd=0
 mkdir -p ${STATE_DIR}
-# kop_verified URL SUMS_URL NAME DEST: downloads URL to DEST and checks it against NAME's line in SUMS_URL.
-kop_verified() {
-  local url=$1 sums_url=$2 name=$3 dest=$4 expected actual
-  kop_fetch "$url" >"$dest" || kop_fail "cannot download $url (set cluster:mirrors.releases.$5 to a mirror of the release files)"
-  expected=$(kop_fetch "$sums_url" | awk -v f="$name" '{ n = $2; sub(/^\*/, "", n) } n == f { print $1 }') || kop_fail "cannot download the checksums $sums_url"
-  [ -n "$expected" ] || kop_fail "$sums_url lists no checksum for $name"
-  actual=$(sha256sum "$dest" | awk '{print $1}')
-  [ "$actual" = "$expected" ] || kop_fail "checksum mismatch for $url: got $actual, $sums_url says $expected"
-}
+${VERIFIED_FETCH}
 if ! /usr/local/bin/containerd --version 2>/dev/null | grep -qF ' v${version} '; then
   tmp=$(mktemp -d)
   file=containerd-${version}-linux-"$arch".tar.gz
