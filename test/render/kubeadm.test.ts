@@ -169,7 +169,7 @@ describe("kubeadm configuration against the published Go types", () => {
     ["prod", "1.36.3"],
     ["dev", "1.34.4"],
     ["dev", "1.31.4"],
-    ["prod", "1.30.9"],
+    ["prod", "1.32.5"],
     ["china", "1.29.13"],
     ["china", "1.33.2"],
   ];

@@ -141,7 +141,8 @@ copy_apt_config() {
     [[ -f "$f" ]] && cp "$f" "$root/etc/apt/apt.conf.d/"
   done
   # Keys the copied sources refer to (Signed-By paths) must exist inside too.
-  grep -hoE '(Signed-By:|signed-by=)[[:space:]]*/[^] ]+' "$root"/etc/apt/sources.list.d/* 2>/dev/null |
+  # (None to copy when the suite's source is the one-line sources.list written above.)
+  { grep -hoE '(Signed-By:|signed-by=)[[:space:]]*/[^] ]+' "$root"/etc/apt/sources.list.d/* 2>/dev/null || true; } |
     sed -E 's/^(Signed-By:|signed-by=)[[:space:]]*//' | sort -u | while read -r key; do
       if [[ -f "$key" && ! -e "$root$key" ]]; then
         mkdir -p "$root$(dirname "$key")"
