@@ -71,6 +71,19 @@ describe("host preparation", () => {
     expect(prep.indexOf("runs cgroup v1")).toBeGreaterThan(0);
   });
 
+  it("preflight accepts Debian 12/13 and Ubuntu 22.04/24.04/26.04 by /etc/os-release, nothing else", () => {
+    const m = model(devSection());
+    const line = renderOsPrep(m, host(m, "w1")).script.split("\n").find((l) => l.startsWith('case "${ID:-}:${VERSION_ID:-}" in'))!;
+    const check = (id: string, version: string) =>
+      spawnSync("bash", ["-c", `kop_fail() { echo "$*" >&2; exit 1; }\nID=${id} VERSION_ID=${version} PRETTY_NAME="${id} ${version}"\n${line}`], { encoding: "utf8" });
+    for (const [id, version] of [["debian", "12"], ["debian", "13"], ["ubuntu", "22.04"], ["ubuntu", "24.04"], ["ubuntu", "26.04"]]) {
+      expect(check(id, version).status, `${id} ${version}`).toBe(0);
+    }
+    const old = check("debian", "11");
+    expect(old.status).toBe(1);
+    expect(old.stderr).toBe("unsupported OS: debian 11 (supported: Debian 12/13, Ubuntu 22.04/24.04/26.04)\n");
+  });
+
   it("preflight stops nftables mode on a kernel older than 5.13", () => {
     const s = devSection();
     Object.assign(s.kubernetes, { version: "1.33.4", kubeProxyMode: "nftables" });
