@@ -8,6 +8,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts", "test/render/**/*.test.ts"],
+          // Builds (or finds cached) the Go tools the render tier runs, outside any test body.
+          globalSetup: ["test/support/go-tools-setup.ts"],
           testTimeout: 60_000,
           pool: "forks",
         },

@@ -1,8 +1,17 @@
 import { z } from "zod";
 import { cidr, hostOrAddress, isDnsName, port, semver } from "./fields";
 
-/** Kubernetes minors this program renders kubeadm configuration for. */
-export const SUPPORTED_MINORS = { min: 28, max: 34 } as const;
+/**
+ * Kubernetes minors this program renders kubeadm configuration for: the minors upstream supports,
+ * and the older ones a cluster made with them is upgraded from, one minor at a time.
+ */
+export const SUPPORTED_MINORS = { min: 28, max: 37 } as const;
+/** The newest release the rendered configuration is validated against (kubeadm 1.37's own types). */
+export const NEWEST_RELEASE = "1.37.2";
+/** From this minor the kubelet refuses a cgroup v1 host unless failCgroupV1 is false. */
+export const CGROUP_V2_REQUIRED_FROM = 35;
+/** From this minor kube-proxy's nftables mode is beta (on by default); it is GA in 1.33. */
+export const NFTABLES_FROM = 31;
 
 export const kubernetesSchema = z.strictObject({
   /** Exact version of kubeadm, kubelet, kubectl and the control-plane images, e.g. "1.29.13". */
@@ -20,7 +29,13 @@ export const kubernetesSchema = z.strictObject({
         `${JSON.stringify(issue.input)} is not a DNS domain: write dot-separated labels of lower-case letters, digits and '-', none empty, like cluster.local`,
     })
     .default("cluster.local"),
-  kubeProxyMode: z.enum(["iptables", "ipvs"]).default("iptables"),
+  /** kube-proxy mode; nftables needs Kubernetes 1.31+ and a 5.13+ kernel; ipvs is deprecated upstream from 1.35. */
+  kubeProxyMode: z.enum(["iptables", "ipvs", "nftables"]).default("iptables"),
+  /**
+   * Run the kubelet on a cgroup v1 host from 1.35 on (kubelet failCgroupV1: false). Without it,
+   * preflight stops on a cgroup v1 host before anything is installed. cgroup v1 is deprecated upstream.
+   */
+  allowCgroupV1: z.boolean().default(false),
   /** Port the API server binds on every control plane. */
   apiServerPort: port().default(6443),
   /** Extra names/addresses for the API server certificate (endpoint, VIP and control-plane addresses are always added). */

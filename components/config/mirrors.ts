@@ -10,11 +10,15 @@ export const mirrorsSchema = z.strictObject({
   kubernetesPackages: httpUrl().default("https://pkgs.k8s.io/core:/stable:"),
   /** Base of the Docker CE repository; "/debian" or "/ubuntu" is appended. */
   dockerPackages: httpUrl().default("https://download.docker.com/linux"),
-  /** Base URL for release tarballs (etcd, cri-dockerd) laid out as upstream: <base>/<project>/<version>/<file>. */
+  /** Base URL for release tarballs (etcd, cri-dockerd, containerd, runc) laid out as upstream: <base>/<project>/<version>/<file>. */
   releases: z
     .strictObject({
       etcd: httpUrl().default("https://github.com/etcd-io/etcd/releases/download"),
       criDockerd: httpUrl().default("https://github.com/Mirantis/cri-dockerd/releases/download"),
+      /** containerd release files: <base>/v<version>/containerd-<version>-linux-<arch>.tar.gz and its .sha256sum. */
+      containerd: httpUrl().default("https://github.com/containerd/containerd/releases/download"),
+      /** runc release files: <base>/v<version>/runc.<arch> and runc.sha256sum. */
+      runc: httpUrl().default("https://github.com/opencontainers/runc/releases/download"),
     })
     .prefault({}),
   /** kubeadm imageRepository: where the control-plane, CoreDNS, etcd and pause images come from. */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { closest, ConfigError, configKey, nameHosts, ProblemList, type ConfigProblem } from "./errors";
 import type { Role, SshInput, HostInput } from "./hosts";
 import type { KubernetesInput } from "./kubernetes";
+import { containerdConfigVersion, containerdSource, type ContainerdSource } from "./runtime";
 import { isIPv4, nthAddress, parseCidr } from "./net";
 import { stackConfigSchema, type StackConfig } from "./schema";
 import { checkCrossFieldRules } from "./validate";
@@ -50,7 +51,14 @@ export interface ClusterModel {
   /** Hosts that run HAProxy + keepalived. */
   loadBalancers: HostModel[];
   nodes: HostModel[];
-  runtime: StackConfig["runtime"] & { criSocket: string };
+  runtime: Omit<StackConfig["runtime"], "containerd"> & {
+    criSocket: string;
+    containerd: Omit<StackConfig["runtime"]["containerd"], "source"> & {
+      source: ContainerdSource;
+      /** config.toml schema: 3 for containerd 2 (release files, or a containerd.io 2.x pin); 2 otherwise, which 1.6, 1.7 and 2.x all read. */
+      configVersion: 2 | 3;
+    };
+  };
   mirrors: StackConfig["mirrors"] & { sandboxImage: string };
   loadBalancer: StackConfig["loadBalancer"] & { enabled: boolean; port: number };
   etcd: StackConfig["etcd"];
@@ -61,12 +69,14 @@ export interface ClusterModel {
   hasSshPrivateKey: boolean;
 }
 
-/** Pause image tag kubeadm expects for each minor. */
+/** Pause image tag kubeadm expects for each minor (cmd/kubeadm/app/constants PauseVersion). */
 export function pauseTag(minor: number): string {
   if (minor <= 30) return "3.9";
   if (minor <= 33) return "3.10";
-  return "3.10.1";
+  if (minor <= 35) return "3.10.1";
+  return "3.10.2";
 }
+
 
 export interface ParseOptions {
   /** Default cluster name (the stack name). */
@@ -186,6 +196,11 @@ function buildModel(cfg: StackConfig, stackName: string): ClusterModel {
     nodes: hosts.filter((h) => h.isNode),
     runtime: {
       ...cfg.runtime,
+      containerd: {
+        ...cfg.runtime.containerd,
+        source: containerdSource(cfg.runtime.containerd.source, minor),
+        configVersion: containerdConfigVersion(containerdSource(cfg.runtime.containerd.source, minor), cfg.runtime.containerd.packageVersion),
+      },
       criSocket: cfg.runtime.kind === "docker" ? "unix:///run/cri-dockerd.sock" : "unix:///run/containerd/containerd.sock",
     },
     mirrors: {

@@ -2,8 +2,9 @@ import { ProblemList } from "./errors";
 import { quantityBytes } from "../addons/quantity";
 import { contains, isIPv4, overlaps, parseCidr, toNumber, type Cidr } from "./net";
 import type { StackConfig } from "./schema";
-import { SUPPORTED_MINORS } from "./kubernetes";
+import { NEWEST_RELEASE, NFTABLES_FROM, SUPPORTED_MINORS } from "./kubernetes";
 import { checkOsFamilyRules } from "./os-family";
+import { CONTAINERD_2_REQUIRED_FROM, containerdSource } from "./runtime";
 
 export const ETCD_MEMBER_COUNTS = [1, 3, 5, 7];
 
@@ -51,11 +52,42 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
 
   // Kubernetes version.
   const [major, minor] = cfg.kubernetes.version.split(".").map(Number);
-  if (major !== 1 || minor < SUPPORTED_MINORS.min || minor > SUPPORTED_MINORS.max) {
+  if (major === 1 && minor > SUPPORTED_MINORS.max) {
+    problems.add(
+      ["kubernetes", "version"],
+      `${cfg.kubernetes.version} is newer than the newest supported release ${NEWEST_RELEASE}: use ${NEWEST_RELEASE} (supported: 1.${SUPPORTED_MINORS.min}.0 - 1.${SUPPORTED_MINORS.max}.x)`,
+    );
+  } else if (major !== 1 || minor < SUPPORTED_MINORS.min) {
     problems.add(
       ["kubernetes", "version"],
       `${cfg.kubernetes.version} is outside the supported range 1.${SUPPORTED_MINORS.min}.0 - 1.${SUPPORTED_MINORS.max}.x`,
     );
+  }
+  if (cfg.kubernetes.kubeProxyMode === "nftables" && major === 1 && minor < NFTABLES_FROM) {
+    problems.add(
+      ["kubernetes", "kubeProxyMode"],
+      `nftables needs Kubernetes 1.${NFTABLES_FROM} or newer (it is alpha behind a feature gate before); ${cfg.kubernetes.version} can use iptables or ipvs`,
+    );
+  }
+
+  // containerd: 1.x is supported up to Kubernetes 1.35; the release files are containerd 2.
+  const containerd = cfg.runtime.containerd;
+  if (cfg.runtime.kind === "containerd" && major === 1 && minor >= CONTAINERD_2_REQUIRED_FROM) {
+    if (containerd.source === "distro") {
+      problems.add(
+        ["runtime", "containerd", "source"],
+        `Kubernetes ${cfg.kubernetes.version} needs containerd 2 (1.35 is the last minor that supports containerd 1.x, which the distributions ship): use release or docker-ce`,
+      );
+    }
+    if (containerd.source === "docker-ce" && containerd.packageVersion && Number(containerd.packageVersion.split(".")[0]) < 2) {
+      problems.add(
+        ["runtime", "containerd", "packageVersion"],
+        `${containerd.packageVersion} is containerd 1.x, which Kubernetes ${cfg.kubernetes.version} does not support: pin a 2.x containerd.io or leave it unset`,
+      );
+    }
+  }
+  if (containerdSource(containerd.source, minor) === "release" && Number(containerd.version.split(".")[0]) < 2) {
+    problems.add(["runtime", "containerd", "version"], `${containerd.version} is not containerd 2: the release files are installed for 2.x; containerd 1.7 comes from the distribution (source distro)`);
   }
 
   // Networks: pod, service and host networks must be disjoint.

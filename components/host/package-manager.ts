@@ -39,8 +39,8 @@ export interface SupportedOs {
 }
 
 export const SUPPORTED_OS: SupportedOs[] = [
-  { id: "debian", versions: ["12"], family: "apt", label: "Debian 12" },
-  { id: "ubuntu", versions: ["22.04", "24.04"], family: "apt", label: "Ubuntu 22.04/24.04" },
+  { id: "debian", versions: ["12", "13"], family: "apt", label: "Debian 12/13" },
+  { id: "ubuntu", versions: ["22.04", "24.04", "26.04"], family: "apt", label: "Ubuntu 22.04/24.04/26.04" },
   // VERSION_ID is "9.5" or "10.0" on these: the major version is matched (see the preflight).
   { id: "rocky", versions: ["9", "10"], family: "dnf", label: "Rocky Linux 9/10" },
   { id: "almalinux", versions: ["9", "10"], family: "dnf", label: "AlmaLinux 9/10" },

@@ -1,4 +1,5 @@
 import type { ClusterModel, HostModel } from "../config";
+import { CGROUP_V2_REQUIRED_FROM } from "../config/kubernetes";
 import { putFile, script, shQuote, type RenderedFile } from "../remote/shell";
 import { firewalldClose, firewalldOpen, firewalldServiceFile } from "./firewalld";
 import { SUPPORTED_OS, packageManagerOf } from "./package-manager";
@@ -15,6 +16,7 @@ export function kernelModules(model: ClusterModel, host: HostModel): string[] {
   if (!host.isNode) return [];
   const modules = ["overlay", "br_netfilter"];
   if (model.kubernetes.kubeProxyMode === "ipvs") modules.push("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack");
+  if (model.kubernetes.kubeProxyMode === "nftables") modules.push("nf_tables");
   return modules;
 }
 
@@ -68,6 +70,25 @@ export function chronySourcesFile(model: ClusterModel): RenderedFile | undefined
   return { path: CHRONY_SOURCES_FILE, mode: "0644", content: `# Managed by kubeadm-on-pulumi\n${lines.join("\n")}\n` };
 }
 
+/** The oldest kernel kube-proxy's nftables mode works with. */
+export const NFTABLES_MIN_KERNEL = "5.13";
+
+/** What a Kubernetes node's kernel must offer for the configured version and kube-proxy mode. */
+export function nodePreflight(model: ClusterModel, host: HostModel): string[] {
+  const lines: string[] = [];
+  if (model.kubernetes.minor >= CGROUP_V2_REQUIRED_FROM && !model.kubernetes.allowCgroupV1) {
+    lines.push(
+      `if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then kop_fail "${host.name} runs cgroup v1, which the kubelet of Kubernetes 1.${CGROUP_V2_REQUIRED_FROM} and later refuses: boot it with cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command line), or set cluster:kubernetes.allowCgroupV1: true to run the kubelet on cgroup v1 anyway (failCgroupV1: false; deprecated upstream)"; fi`,
+    );
+  }
+  if (model.kubernetes.kubeProxyMode === "nftables") {
+    lines.push(
+      `kernel=$(uname -r); if [ "$(printf '%s\n' ${NFTABLES_MIN_KERNEL} "\${kernel%%-*}" | sort -V | head -n 1)" != ${NFTABLES_MIN_KERNEL} ]; then kop_fail "${host.name} runs kernel $kernel; kube-proxy's nftables mode needs ${NFTABLES_MIN_KERNEL} or newer: use cluster:kubernetes.kubeProxyMode iptables, or a newer kernel"; fi`,
+    );
+  }
+  return lines;
+}
+
 function preflight(model: ClusterModel, host: HostModel): string {
   const lines = [
     "# --- preflight: fail before changing anything",
@@ -78,6 +99,7 @@ function preflight(model: ClusterModel, host: HostModel): string {
     "command -v systemctl >/dev/null || kop_fail 'systemd is required'",
     `[ -n "$(ip -4 route show default 2>/dev/null)" ] || kop_fail 'no default route: kubelet and kube-proxy pick the node address from the default-route interface; add a default route'`,
   ];
+  if (host.isNode) lines.push(...nodePreflight(model, host));
   if (host.isControlPlane) {
     lines.push(
       `cpus=$(nproc); [ "$cpus" -ge ${model.os.controlPlaneMinCpus} ] || kop_fail "control plane ${host.name} has $cpus CPU(s); at least ${model.os.controlPlaneMinCpus} are required"`,
@@ -118,12 +140,14 @@ function loadModules(modules: string[]): string {
     br_netfilter: "[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]",
     ip_vs: "[ -e /proc/net/ip_vs ]",
     nf_conntrack: "[ -e /proc/sys/net/netfilter/nf_conntrack_max ]",
+    nf_tables: "grep -qw '^nf_tables' /proc/modules 2>/dev/null || [ -d /sys/module/nf_tables ]",
   };
   return [
     "# --- kernel modules now and at boot",
     ...modules.map((m) => {
       const check = present[m] ?? `[ -d /sys/module/${m} ]`;
-      return `${check} || modprobe ${m} 2>/dev/null || ${check} || kop_fail "kernel module ${m} cannot be loaded${m.startsWith("ip_vs") ? " (kube-proxy mode ipvs needs it; use iptables mode or a kernel with IPVS)" : ""}"`;
+      const why = m.startsWith("ip_vs") ? " (kube-proxy mode ipvs needs it; use iptables mode or a kernel with IPVS)" : m === "nf_tables" ? " (kube-proxy mode nftables needs it; use iptables mode or a kernel with nf_tables)" : "";
+      return `${check} || modprobe ${m} 2>/dev/null || ${check} || kop_fail "kernel module ${m} cannot be loaded${why}"`;
     }),
   ].join("\n");
 }
@@ -151,6 +175,7 @@ export function renderOsPrep(model: ClusterModel, host: HostModel): { script: st
   const packages = rhel ? rhelPackages() : ["chrony", "iproute2", "ca-certificates", "curl", "conntrack", "socat", "ebtables", "ethtool", "iptables"];
   if (model.kubernetes.kubeProxyMode === "ipvs" && host.isNode) packages.push("ipset", "ipvsadm");
   const chronyService = rhel ? "chronyd" : "chrony";
+  if (model.kubernetes.kubeProxyMode === "nftables" && host.isNode) packages.push("nftables");
 
   const body = [
     pm.functions,

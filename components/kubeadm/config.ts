@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { kubeletServingCertificates } from "../addons/csr-approver";
 import type { ClusterModel, HostModel } from "../config";
+import { CGROUP_V2_REQUIRED_FROM } from "../config/kubernetes";
 
 /**
  * Pure renderers for kubeadm's configuration documents: typed model in, YAML out. The kubeadm
@@ -149,6 +150,8 @@ export function kubeletConfiguration(model: ClusterModel): Doc {
   // Serving certificates signed by the cluster CA (approved by the add-ons' kubelet-csr-approver),
   // so metrics-server and Prometheus can verify kubelets.
   if (kubeletServingCertificates(model)) ours.serverTLSBootstrap = true;
+  // From 1.35 the kubelet refuses cgroup v1 unless told otherwise (cluster:kubernetes.allowCgroupV1).
+  if (model.kubernetes.allowCgroupV1 && model.kubernetes.minor >= CGROUP_V2_REQUIRED_FROM) ours.failCgroupV1 = false;
   if (Object.keys(model.kubernetes.featureGates).length > 0) ours.featureGates = { ...model.kubernetes.featureGates };
   // cluster:kubernetes.kubeletExtraConfig is merged last: the user's settings win.
   return deepMerge(ours, model.kubernetes.kubeletExtraConfig);

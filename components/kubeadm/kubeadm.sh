@@ -328,7 +328,7 @@ kop_slot_release() {
 # @section teardown
 # kop_teardown CRI_SOCKET ETCD_DATA_DIR: kubeadm reset and everything it leaves behind, so the host
 # is ready for a fresh pulumi up: CNI interfaces, Kubernetes' iptables chains, IPVS services and
-# ipsets, kubelet mounts, /etc/kubernetes, /var/lib/kubelet, the CNI configuration and (stacked
+# ipsets, kube-proxy's nftables tables, kubelet mounts, /etc/kubernetes, /var/lib/kubelet, the CNI configuration and (stacked
 # etcd) the etcd data directory.
 kop_teardown() {
   local cri=$1 etcd_dir=${2:-} link chain_pattern family m set had_ipvs=0
@@ -351,6 +351,10 @@ kop_teardown() {
   done
   # kube-proxy's IPVS services (it ran in ipvs mode when its kube-ipvs0 interface was there).
   if [ "$had_ipvs" = 1 ] && command -v ipvsadm >/dev/null 2>&1; then ipvsadm --clear || true; fi
+  # kube-proxy's nftables mode keeps its rules in tables of its own.
+  if command -v nft >/dev/null 2>&1; then
+    for family in ip ip6; do nft delete table "$family" kube-proxy 2>/dev/null || true; done
+  fi
   if command -v ipset >/dev/null 2>&1; then
     for set in $(ipset list -n 2>/dev/null | grep '^KUBE-'); do ipset destroy "$set" 2>/dev/null || true; done
   fi

@@ -10,28 +10,40 @@ export const CRICTL_CONFIG = "/etc/crictl.yaml";
 const UPSTREAM_SERVERS: Record<string, string> = { "docker.io": "https://registry-1.docker.io" };
 
 /**
- * containerd config (schema version 2, read by containerd 1.6, 1.7 and 2.x): systemd cgroups,
- * the sandbox image, and registry settings delegated to per-registry hosts.toml files.
+ * containerd's config.toml: systemd cgroups, the sandbox image, and registry settings delegated to
+ * per-registry hosts.toml files. Schema version 3 for containerd 2 (model.runtime.containerd
+ * .configVersion); otherwise version 2, which containerd 1.6, 1.7 and 2.x all read.
  */
 export function renderContainerdConfig(model: ClusterModel): string {
+  const doc = model.runtime.containerd.configVersion === 3 ? configVersion3(model) : configVersion2(model);
+  return "# Managed by kubeadm-on-pulumi; changes are overwritten.\n" + toToml(doc) + "\n";
+}
+
+const RUNC = { runtime_type: "io.containerd.runc.v2", options: { SystemdCgroup: true } };
+
+function configVersion2(model: ClusterModel): Record<string, unknown> {
   const cri = {
     sandbox_image: model.mirrors.sandboxImage,
-    containerd: {
-      default_runtime_name: "runc",
-      runtimes: {
-        runc: {
-          runtime_type: "io.containerd.runc.v2",
-          options: { SystemdCgroup: true },
-        },
-      },
-    },
+    containerd: { default_runtime_name: "runc", runtimes: { runc: RUNC } },
     registry: { config_path: CERTS_DIR },
   };
-  const doc = {
-    version: 2,
-    plugins: { "io.containerd.grpc.v1.cri": cri },
+  return { version: 2, plugins: { "io.containerd.grpc.v1.cri": cri } };
+}
+
+/** containerd 2: the CRI plugin is split into an images and a runtime plugin. */
+function configVersion3(model: ClusterModel): Record<string, unknown> {
+  return {
+    version: 3,
+    plugins: {
+      "io.containerd.cri.v1.images": {
+        pinned_images: { sandbox: model.mirrors.sandboxImage },
+        registry: { config_path: CERTS_DIR },
+      },
+      "io.containerd.cri.v1.runtime": {
+        containerd: { default_runtime_name: "runc", runtimes: { runc: RUNC } },
+      },
+    },
   };
-  return "# Managed by kubeadm-on-pulumi; changes are overwritten.\n" + toToml(doc) + "\n";
 }
 
 /** Registries that need a hosts.toml: mirrored ones and insecure ones. */

@@ -15,6 +15,7 @@ import {
   renderDaemonJson,
   renderProxyDropIn,
 } from "./docker";
+import { releaseFiles, releaseInstall, releaseRemove } from "./release";
 
 export const runtimeInstallId = (host: string) => stepId(host, "runtime-install");
 export const runtimeConfigId = (host: string) => stepId(host, "runtime-config");
@@ -34,24 +35,29 @@ function installPackages(model: ClusterModel): { packages: string[]; install: st
     packages = [`docker-ce${pin}`, `docker-ce-cli${pin}`, "containerd.io"];
     repo = dockerRepository(model);
   } else if (model.runtime.containerd.source === "docker-ce") {
-    packages = ["containerd.io"];
+    const pin = model.runtime.containerd.packageVersion ? `=${model.runtime.containerd.packageVersion}` : "";
+    packages = [`containerd.io${pin}`];
     repo = dockerRepository(model);
+  } else if (model.runtime.containerd.source === "release") {
+    packages = [];
   } else {
     packages = ["containerd", "runc"];
   }
+  const fromRelease = model.runtime.kind === "containerd" && model.runtime.containerd.source === "release";
   // Where the runtime keeps its state and the CNI configuration goes: made by the packages or at
   // the runtime's first start, left behind by a purge; removed on delete when this step made them.
   const stateDirs = ["/var/lib/containerd", "/opt/containerd", "/run/containerd", "/etc/cni", "/etc/cni/net.d"];
   if (model.runtime.kind === "docker") stateDirs.push("/var/lib/docker", "/etc/docker", "/var/lib/cri-dockerd");
+  const claim = `kop_claim_dirs runtime ${stateDirs.join(" ")}`;
   return {
     packages,
-    install: ["# shellcheck source=/dev/null", ". /etc/os-release", `kop_claim_dirs runtime ${stateDirs.join(" ")}`, repo, pm.install(packages, "runtime")]
-      .filter(Boolean)
-      .join("\n"),
+    install: fromRelease
+      ? [claim, releaseInstall(model)].join("\n")
+      : ["# shellcheck source=/dev/null", ". /etc/os-release", claim, repo, pm.install(packages, "runtime")].filter(Boolean).join("\n"),
     purge: [
       model.runtime.kind === "docker" ? "systemctl disable --now docker.socket docker.service 2>/dev/null || true" : "",
-      "systemctl disable --now containerd.service 2>/dev/null || true",
-      pm.purgeRecorded("runtime"),
+      fromRelease ? releaseRemove() : "systemctl disable --now containerd.service 2>/dev/null || true",
+      fromRelease ? "" : pm.purgeRecorded("runtime"),
       "kop_release_dirs runtime",
       repo ? pm.removeRepository(DOCKER_REPO) : "",
     ]
@@ -76,7 +82,7 @@ fi`;
 }
 
 /** Runtime packages (and cri-dockerd): changes only when the runtime choice or its source changes. */
-function renderInstall(model: ClusterModel, host: HostModel): { script: string; deleteScript: string } {
+function renderInstall(model: ClusterModel, host: HostModel): { script: string; deleteScript: string; files: RenderedFile[] } {
   const pkgs = installPackages(model);
   const body = [packageManagerOf(model).functions, pkgs.install, model.runtime.kind === "docker" ? criDockerdInstall(model) : ""];
   const deleteBody = [
@@ -86,8 +92,10 @@ function renderInstall(model: ClusterModel, host: HostModel): { script: string; 
       : "",
     pkgs.purge,
   ];
-  const what = model.runtime.kind === "docker" ? "docker-ce and cri-dockerd" : `containerd (${model.runtime.containerd.source})`;
+  const source = model.runtime.containerd.source;
+  const what = model.runtime.kind === "docker" ? "docker-ce and cri-dockerd" : source === "release" ? `containerd ${model.runtime.containerd.version} (release)` : `containerd (${source})`;
   return {
+    files: model.runtime.kind === "containerd" && source === "release" ? releaseFiles() : [],
     script: script(`install ${what} on ${host.name}`, body.filter(Boolean).join("\n")),
     deleteScript: script(`remove ${what} from ${host.name}`, deleteBody.filter(Boolean).join("\n")),
   };
@@ -176,7 +184,7 @@ export function planRuntime(model: ClusterModel): StepSpec[] {
         description: `install the ${model.runtime.kind} runtime`,
         script: install.script,
         deleteScript: install.deleteScript,
-        files: [],
+        files: install.files,
         needs: [osPrepId(host.name)],
         secrets: [],
         timeouts: { create: "20m", update: "20m", delete: "10m" },

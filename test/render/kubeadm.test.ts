@@ -1,40 +1,29 @@
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clusterSection, loadStackFile, parseClusterConfig, stackFilePath, type ClusterModel } from "../../components/config";
 import { externalEtcd } from "../../components/etcd/plan";
-import { initSecretsBlock } from "../../components/kubeadm/config";
+import { initSecretsBlock, kubeletConfiguration } from "../../components/kubeadm/config";
 import { joinSecrets, kubeadmConfigFiles, kubeadmFunctions } from "../../components/kubeadm/steps";
-import { requireTool, run } from "../support/tools";
+import { KUBEADM_VALIDATE_RELEASES, kubeadmValidateBuild, kubeadmValidateRelease, requireGoTool } from "../../scripts/lib/go-tools";
+import { run } from "../support/tools";
 import { model } from "../unit/fixtures";
 
 /**
  * Every kubeadm configuration document is decoded strictly into the real published Go types of its
  * API version (tools/kubeadm-validate: kubeadm v1beta3/v1beta4 from k8s.io/kubernetes, kubelet
  * v1beta1, kube-proxy v1alpha1; unknown or duplicate fields and wrong types fail), and kubeadm's
- * own validation runs on the cluster-wide settings. Checked: each stack at its own version and at
- * the other API version, as placed on disk and as kubeadm reads it (secrets filled in by the same
- * bash functions the steps use).
+ * own validation runs on the cluster-wide settings. Each minor from 1.35 is checked with the types
+ * of its own newest release; 1.28 - 1.34 with 1.35's (scripts/lib/go-tools.ts). Checked: each stack
+ * at its own version and at other minors and API versions, as placed on disk and as kubeadm reads it
+ * (secrets filled in by the same bash functions the steps use).
  */
 
-const ROOT = path.join(__dirname, "..", "..");
-const TOOL_DIR = path.join(ROOT, "tools", "kubeadm-validate");
-
-let validator = "";
-
-function buildValidator(): string {
-  const go = requireTool("go", "golang-go (Go 1.24 or newer)");
-  const hash = createHash("sha256");
-  for (const f of ["go.mod", "go.sum", "main.go"]) hash.update(fs.readFileSync(path.join(TOOL_DIR, f)));
-  const binary = path.join(os.tmpdir(), `kop-kubeadm-validate-${hash.digest("hex").slice(0, 16)}`);
-  if (!fs.existsSync(binary)) {
-    const built = run(go, ["build", "-C", TOOL_DIR, "-o", binary, "."]);
-    if (built.code !== 0) throw new Error(`building tools/kubeadm-validate failed:\n${built.stderr}`);
-  }
-  return binary;
+/** The kubeadm-validate build (built by the unit project's globalSetup) for a Kubernetes minor. */
+function validatorFor(minor: number): string {
+  return requireGoTool(kubeadmValidateBuild(kubeadmValidateRelease(minor)));
 }
 
 interface Verdict {
@@ -45,8 +34,8 @@ interface Verdict {
   errors: string[];
 }
 
-function validate(files: string[]): Verdict[] {
-  const result = run(validator, files);
+function validate(files: string[], minor: number): Verdict[] {
+  const result = run(validatorFor(minor), files);
   const verdicts = result.stdout
     .trim()
     .split("\n")
@@ -118,7 +107,7 @@ function renderAll(m: ClusterModel, dir: string): Array<{ host: string; file: st
 function expectValid(m: ClusterModel, label: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kop-kubeadm-${label}-`));
   const files = renderAll(m, dir);
-  const verdicts = validate(files.map((f) => f.file));
+  const verdicts = validate(files.map((f) => f.file), m.kubernetes.minor);
   const failures = verdicts.filter((v) => v.errors.length > 0).map((v) => `${path.relative(dir, v.file)}#${v.index} ${v.kind}: ${v.errors.join("; ")}`);
   expect(failures, label).toEqual([]);
   for (const f of files) {
@@ -131,10 +120,6 @@ function expectValid(m: ClusterModel, label: string): void {
 }
 
 describe("kubeadm configuration against the published Go types", () => {
-  beforeAll(() => {
-    validator = buildValidator();
-  }, 900_000);
-
   it("the validator is strict: unknown fields, v1beta3 maps in v1beta4, malformed tokens and kubeadm validation errors fail", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-kubeadm-strict-"));
     const file = path.join(dir, "bad.yaml");
@@ -149,7 +134,7 @@ describe("kubeadm configuration against the published Go types", () => {
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer: {extraArgs: [{name: audit-log-path, value: /var/log/audit.log}]}\n",
       ].join("---\n"),
     );
-    const verdicts = validate([file]);
+    const verdicts = validate([file], 36);
     expect(verdicts.map((v) => v.errors.length > 0)).toEqual([true, true, true, true, true, false]);
     expect(verdicts[0].errors[0]).toContain('unknown field "bogusField"');
     expect(verdicts[1].errors[0]).toContain("[]v1beta4.Arg");
@@ -161,28 +146,50 @@ describe("kubeadm configuration against the published Go types", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("kubeadm 1.37's types refuse the v1beta3 API it removed; 1.36's still read it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-kubeadm-v1beta3-"));
+    const file = path.join(dir, "v1beta3.yaml");
+    fs.writeFileSync(file, "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nnetworking: {podSubnet: 10.244.0.0/16}\n");
+    expect(validate([file], 37)[0].errors).toEqual(["unknown apiVersion/kind kubeadm.k8s.io/v1beta3 ClusterConfiguration"]);
+    expect(validate([file], 36)[0].errors).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("one validator per release: the newest of each minor from 1.35", () => {
+    expect([...KUBEADM_VALIDATE_RELEASES]).toEqual(["1.35.4", "1.36.3", "1.37.2"]);
+    expect([28, 34, 35, 36, 37].map(kubeadmValidateRelease)).toEqual(["1.35.4", "1.35.4", "1.35.4", "1.36.3", "1.37.2"]);
+    expect(() => kubeadmValidateRelease(38)).toThrow("no kubeadm-validate build for Kubernetes 1.38: add its release to KUBEADM_VALIDATE_RELEASES");
+  });
+
   const variants: Array<[string, string]> = [
-    ["dev", "1.29.13"],
+    ["dev", "1.37.2"],
+    ["prod", "1.37.2"],
+    ["china", "1.35.4"],
+    ["dev", "1.36.3"],
+    ["prod", "1.36.3"],
+    ["dev", "1.34.4"],
     ["dev", "1.31.4"],
-    ["prod", "1.31.4"],
-    ["prod", "1.30.9"],
+    ["prod", "1.32.5"],
     ["china", "1.29.13"],
     ["china", "1.33.2"],
   ];
   for (const [stack, version] of variants) {
-    it(`stack ${stack} at ${version}: every placed and filled-in document decodes strictly`, () => {
+    it(`stack ${stack} at ${version}: every placed and filled-in document decodes strictly (kubeadm ${kubeadmValidateRelease(Number(version.split(".")[1]))} types)`, () => {
       const m = stackAt(stack, version);
       expect(m.kubernetes.kubeadmApiVersion).toBe(Number(version.split(".")[1]) <= 30 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4");
       expectValid(m, `${stack}-${version}`);
     });
   }
 
-  for (const version of ["1.30.9", "1.31.4"]) {
-    it(`every option at ${version}: docker (cri-dockerd), monitoring, MetalLB + ipvs, feature gates, extra args, kubelet settings, taints`, () => {
+  for (const version of ["1.30.9", "1.31.4", "1.35.4", "1.37.2"]) {
+    const minor = Number(version.split(".")[1]);
+    const proxyMode = minor >= 35 ? "nftables" : "ipvs";
+    it(`every option at ${version}: docker (cri-dockerd), monitoring, MetalLB + ${proxyMode}, feature gates, extra args, kubelet settings, taints${minor >= 35 ? ", cgroup v1 allowed" : ""}`, () => {
       const m = model({
         kubernetes: {
           version,
-          kubeProxyMode: "ipvs",
+          kubeProxyMode: proxyMode,
+          ...(minor >= 35 ? { allowCgroupV1: true } : {}),
           certSANs: ["api.example.com", "203.0.113.10"],
           featureGates: { GracefulNodeShutdown: true },
           apiServerExtraArgs: { "audit-log-maxage": "30" },
@@ -202,6 +209,7 @@ describe("kubeadm configuration against the published Go types", () => {
         ],
       });
       expect(m.runtime.criSocket).toBe("unix:///run/cri-dockerd.sock");
+      if (minor >= 35) expect(kubeletConfiguration(m)).toMatchObject({ failCgroupV1: false });
       expectValid(m, `options-${version}`);
     });
   }

@@ -82,7 +82,7 @@ describe("render tool", () => {
     const hosts = new Set(manifest.entries.map((e: { host: string }) => e.host));
     expect([...hosts].sort()).toEqual(["k8s-master1", "k8s-master2", "k8s-master3", "k8s-node1", "k8s-node2"]);
     const config = fs.readFileSync(path.join(out, "k8s-node1/files/etc/containerd/config.toml"), "utf8");
-    expect(config).toContain('sandbox_image = "registry.aliyuncs.com/google_containers/pause:3.9"');
+    expect(config).toContain('sandbox_image = "registry.aliyuncs.com/google_containers/pause:3.10.1"');
     for (const entry of manifest.entries) expect(fs.existsSync(path.join(out, entry.output)), entry.output).toBe(true);
     fs.rmSync(out, { recursive: true, force: true });
   });

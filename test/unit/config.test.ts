@@ -3,7 +3,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { loadStackFile, StackFileError } from "../../components/config";
+import { loadStackFile, StackFileError, SUPPORTED_MINORS } from "../../components/config";
+import { NEWEST_RELEASE } from "../../components/config/kubernetes";
 import { loadStackForCli } from "../../scripts/lib/cli";
 import { devSection, haSection, model, problemsOf } from "./fixtures";
 
@@ -64,9 +65,19 @@ describe("config: defaults", () => {
   it("loads every example stack", () => {
     for (const stack of ["dev", "prod", "china", "rocky9"]) expect(loadStackFile(stack).hosts.length).toBeGreaterThan(0);
     const china = loadStackFile("china");
-    expect(china.kubernetes.version).toBe("1.29.13");
+    expect(china.kubernetes.version).toBe("1.35.4");
     expect(china.mirrors.imageRepository).toBe("registry.aliyuncs.com/google_containers");
-    expect(china.mirrors.sandboxImage).toBe("registry.aliyuncs.com/google_containers/pause:3.9");
+    expect(china.mirrors.sandboxImage).toBe("registry.aliyuncs.com/google_containers/pause:3.10.1");
+    expect(china.runtime.containerd).toMatchObject({ source: "distro", configVersion: 2 });
+    // dev and prod: the newest patch of the newest minor, containerd 2 from the release files.
+    for (const stack of ["dev", "prod"]) {
+      const m = loadStackFile(stack);
+      expect(m.kubernetes.version).toBe(NEWEST_RELEASE);
+      expect(m.kubernetes.minor).toBe(SUPPORTED_MINORS.max);
+      expect(m.mirrors.sandboxImage).toBe("registry.k8s.io/pause:3.10.2");
+      expect(m.runtime.containerd).toMatchObject({ source: "release", version: "2.4.2", runcVersion: "1.5.3", configVersion: 3 });
+    }
+    expect(loadStackFile("prod").kubernetes.kubeProxyMode).toBe("nftables");
     expect(china.kubernetes.kubeProxyMode).toBe("ipvs");
     expect(china.kubernetes.podSubnet).toBe("10.244.0.0/16");
   });
@@ -170,11 +181,66 @@ describe("config: validation names the key and the problem", () => {
 
   it("Kubernetes version outside the supported range", () => {
     expect(mutate((s) => (s.kubernetes.version = "1.27.3"))).toEqual([
-      "cluster:kubernetes.version: 1.27.3 is outside the supported range 1.28.0 - 1.34.x",
+      "cluster:kubernetes.version: 1.27.3 is outside the supported range 1.28.0 - 1.37.x",
     ]);
+    expect(mutate((s) => (s.kubernetes.version = "1.38.0"))).toEqual([
+      "cluster:kubernetes.version: 1.38.0 is newer than the newest supported release 1.37.2: use 1.37.2 (supported: 1.28.0 - 1.37.x)",
+    ]);
+    expect(mutate((s) => (s.kubernetes.version = "2.0.0"))).toEqual([
+      "cluster:kubernetes.version: 2.0.0 is outside the supported range 1.28.0 - 1.37.x",
+    ]);
+    // Every minor from the oldest to the newest is accepted (the dev fixture runs distro containerd, so 1.35 at most).
+    for (const v of ["1.28.0", "1.34.4", "1.35.4", "1.36.3", "1.37.2", "1.37.9"]) {
+      const s = devSection();
+      s.kubernetes.version = v;
+      expect(model(s).kubernetes.version).toBe(v);
+    }
     expect(mutate((s) => (s.kubernetes.version = "v1.29.1"))).toEqual([
       'cluster:kubernetes.version: "v1.29.1" is not a version like 1.29.13 (no leading "v")',
     ]);
+  });
+
+  it("kube-proxy nftables mode needs 1.31", () => {
+    expect(mutate((s) => Object.assign(s.kubernetes, { version: "1.30.9", kubeProxyMode: "nftables" }))).toEqual([
+      "cluster:kubernetes.kubeProxyMode: nftables needs Kubernetes 1.31 or newer (it is alpha behind a feature gate before); 1.30.9 can use iptables or ipvs",
+    ]);
+    const ok = devSection();
+    Object.assign(ok.kubernetes, { version: "1.31.4", kubeProxyMode: "nftables" });
+    expect(model(ok).kubernetes.kubeProxyMode).toBe("nftables");
+    expect(mutate((s) => (s.kubernetes.kubeProxyMode = "userspace"))).toEqual([
+      "cluster:kubernetes.kubeProxyMode: must be one of \"iptables\", \"ipvs\", \"nftables\"",
+    ]);
+    expect(mutate((s) => (s.kubernetes.allowCgroupV1 = "yes"))).toEqual(["cluster:kubernetes.allowCgroupV1: expected boolean, received string"]);
+  });
+
+  it("containerd 2 from Kubernetes 1.36: distro and 1.x pins refused, release files are 2.x", () => {
+    expect(mutate((s) => Object.assign(s, { kubernetes: { version: "1.36.3" }, runtime: { containerd: { source: "distro" } } }))).toEqual([
+      "cluster:runtime.containerd.source: Kubernetes 1.36.3 needs containerd 2 (1.35 is the last minor that supports containerd 1.x, which the distributions ship): use release or docker-ce",
+    ]);
+    expect(
+      mutate((s) => Object.assign(s, { kubernetes: { version: "1.37.2" }, runtime: { containerd: { source: "docker-ce", packageVersion: "1.7.28-1" } } })),
+    ).toEqual([
+      "cluster:runtime.containerd.packageVersion: 1.7.28-1 is containerd 1.x, which Kubernetes 1.37.2 does not support: pin a 2.x containerd.io or leave it unset",
+    ]);
+    expect(mutate((s) => Object.assign(s, { runtime: { containerd: { source: "release", version: "1.7.28" } } }))).toEqual([
+      "cluster:runtime.containerd.version: 1.7.28 is not containerd 2: the release files are installed for 2.x; containerd 1.7 comes from the distribution (source distro)",
+    ]);
+    expect(mutate((s) => Object.assign(s, { runtime: { containerd: { packageVersion: "latest!" } } }))).toEqual([
+      "cluster:runtime.containerd.packageVersion: is not a Debian package version like 2.2.1-1~debian.13~trixie",
+    ]);
+    expect(mutate((s) => Object.assign(s, { runtime: { containerd: { source: "tarball" } } }))).toEqual([
+      "cluster:runtime.containerd.source: must be one of \"distro\", \"docker-ce\", \"release\"",
+    ]);
+    // Defaults: distro up to 1.35, release from 1.36; docker-ce with a 2.x pin renders schema 3.
+    const at = (version: string, containerd: Record<string, unknown> = {}) => {
+      const s = devSection();
+      Object.assign(s, { kubernetes: { version }, runtime: { containerd } });
+      return model(s).runtime.containerd;
+    };
+    expect(at("1.35.4")).toMatchObject({ source: "distro", configVersion: 2 });
+    expect(at("1.36.3")).toMatchObject({ source: "release", configVersion: 3 });
+    expect(at("1.37.2", { source: "docker-ce" })).toMatchObject({ source: "docker-ce", configVersion: 2 });
+    expect(at("1.37.2", { source: "docker-ce", packageVersion: "2.2.1-1~debian.13~trixie" })).toMatchObject({ configVersion: 3 });
   });
 
   it("worker-only cluster", () => {

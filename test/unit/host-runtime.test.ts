@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { hostsEntries } from "../../components/host/hosts-file";
-import { kernelModules, renderOsPrep, requiredPorts, sysctls } from "../../components/host/prep";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { APT_FUNCTIONS } from "../../components/host/package-manager";
+import { VERIFIED_FETCH } from "../../components/runtime/release";
+import { kernelModules, nodePreflight, renderOsPrep, requiredPorts, sysctls } from "../../components/host/prep";
 import { planKubePackages, kubernetesRepository } from "../../components/kube-packages/plan";
 import { putFile, script } from "../../components/remote/shell";
 import { noProxyList, renderDaemonJson, renderProxyDropIn } from "../../components/runtime/docker";
@@ -19,6 +26,75 @@ describe("host preparation", () => {
     expect(kernelModules(ipvs, host(ipvs, "w1"))).toEqual(["overlay", "br_netfilter", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"]);
     expect(renderOsPrep(ipvs, host(ipvs, "w1")).script).toContain("'ipset' 'ipvsadm'");
     expect(renderOsPrep(iptables, host(iptables, "w1")).script).not.toContain("ipvsadm");
+  });
+
+  it("nftables mode loads nf_tables and installs nft", () => {
+    const section = devSection();
+    Object.assign(section.kubernetes, { version: "1.37.2", kubeProxyMode: "nftables" });
+    const m = model(section);
+    expect(kernelModules(m, host(m, "w1"))).toEqual(["overlay", "br_netfilter", "nf_tables"]);
+    expect(renderOsPrep(m, host(m, "w1")).script).toContain("'nftables'");
+    expect(renderOsPrep(m, host(m, "w1")).script).toContain("kube-proxy mode nftables needs it");
+  });
+
+  /** Runs a node's preflight checks in bash with stand-ins for stat and uname (what the host reports). */
+  function runNodePreflight(m: ReturnType<typeof model>, fs: string, kernel: string): { code: number; stderr: string } {
+    const checks = nodePreflight(m, host(m, "w1")).join("\n");
+    const driver = [
+      "kop_fail() { printf 'kop: ERROR: %s\\n' \"$*\" >&2; exit 1; }",
+      `stat() { [ "$*" = "-fc %T /sys/fs/cgroup" ] && echo ${fs}; }`,
+      `uname() { echo ${kernel}; }`,
+      checks,
+    ].join("\n");
+    const r = spawnSync("bash", ["-euo", "pipefail", "-c", driver], { encoding: "utf8" });
+    return { code: r.status ?? -1, stderr: r.stderr };
+  }
+
+  it("preflight stops a cgroup v1 node from Kubernetes 1.35 unless allowCgroupV1 is set", () => {
+    const at = (version: string, extra: Record<string, unknown> = {}) => {
+      const s = devSection();
+      Object.assign(s.kubernetes, { version, ...extra });
+      if (Number(version.split(".")[1]) >= 36) s.runtime = { containerd: { source: "release" } };
+      return model(s);
+    };
+    const refused = runNodePreflight(at("1.35.4"), "tmpfs", "6.1.0-18-amd64");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      "kop: ERROR: w1 runs cgroup v1, which the kubelet of Kubernetes 1.35 and later refuses: boot it with cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command line), or set cluster:kubernetes.allowCgroupV1: true to run the kubelet on cgroup v1 anyway (failCgroupV1: false; deprecated upstream)\n",
+    );
+    expect(runNodePreflight(at("1.37.2"), "cgroup2fs", "6.1.0-18-amd64")).toEqual({ code: 0, stderr: "" });
+    expect(runNodePreflight(at("1.37.2", { allowCgroupV1: true }), "tmpfs", "6.1.0-18-amd64")).toEqual({ code: 0, stderr: "" });
+    expect(runNodePreflight(at("1.34.4"), "tmpfs", "6.1.0-18-amd64")).toEqual({ code: 0, stderr: "" });
+    // The check runs in os-prep, the first part of a node's preparation: before anything is installed.
+    const prep = renderOsPrep(at("1.35.4"), host(at("1.35.4"), "w1")).script;
+    expect(prep.indexOf("runs cgroup v1")).toBeLessThan(prep.indexOf("KOP_PACKAGE_RECORD="));
+    expect(prep.indexOf("runs cgroup v1")).toBeGreaterThan(0);
+  });
+
+  it("preflight accepts Debian 12/13 and Ubuntu 22.04/24.04/26.04 by /etc/os-release, nothing else", () => {
+    const m = model(devSection());
+    const line = renderOsPrep(m, host(m, "w1")).script.split("\n").find((l) => l.startsWith('case "${ID:-}:${VERSION_ID:-}" in'))!;
+    const check = (id: string, version: string) =>
+      spawnSync("bash", ["-c", `kop_fail() { echo "$*" >&2; exit 1; }\nID=${id} VERSION_ID=${version} PRETTY_NAME="${id} ${version}"\n${line}`], { encoding: "utf8" });
+    for (const [id, version] of [["debian", "12"], ["debian", "13"], ["ubuntu", "22.04"], ["ubuntu", "24.04"], ["ubuntu", "26.04"]]) {
+      expect(check(id, version).status, `${id} ${version}`).toBe(0);
+    }
+    const old = check("debian", "11");
+    expect(old.status).toBe(1);
+    expect(old.stderr).toBe("unsupported OS: debian 11 (supported: Debian 12/13, Ubuntu 22.04/24.04/26.04)\n");
+  });
+
+  it("preflight stops nftables mode on a kernel older than 5.13", () => {
+    const s = devSection();
+    Object.assign(s.kubernetes, { version: "1.33.4", kubeProxyMode: "nftables" });
+    const m = model(s);
+    expect(runNodePreflight(m, "cgroup2fs", "5.10.0-30-amd64")).toEqual({
+      code: 1,
+      stderr:
+        "kop: ERROR: w1 runs kernel 5.10.0-30-amd64; kube-proxy's nftables mode needs 5.13 or newer: use cluster:kubernetes.kubeProxyMode iptables, or a newer kernel\n",
+    });
+    expect(runNodePreflight(m, "cgroup2fs", "5.13.0")).toEqual({ code: 0, stderr: "" });
+    expect(runNodePreflight(m, "cgroup2fs", "6.12.48+deb13-amd64")).toEqual({ code: 0, stderr: "" });
   });
 
   it("sets the Kubernetes sysctls on nodes, vm.max_map_count only with logging, user sysctls everywhere", () => {
@@ -86,6 +162,50 @@ describe("host preparation", () => {
 });
 
 describe("container runtime", () => {
+  it("installs containerd 2 and runc from the release files under the mirror keys, checksum-checked", () => {
+    const section = devSection();
+    Object.assign(section, {
+      kubernetes: { version: "1.37.2" },
+      mirrors: { releases: { containerd: "https://mirror.example.cn/containerd/", runc: "https://mirror.example.cn/runc" } },
+    });
+    const m = model(section);
+    const [install] = planRuntime(m);
+    expect(install.description).toBe("install the containerd runtime");
+    expect(install.script).toContain("'https://mirror.example.cn/containerd/v2.4.2'/\"$file\" 'https://mirror.example.cn/containerd/v2.4.2'/\"$file\".sha256sum");
+    expect(install.script).toContain("file=containerd-2.4.2-linux-\"$arch\".tar.gz");
+    expect(install.script).toContain("'https://mirror.example.cn/runc/v1.5.3'/runc.\"$arch\" 'https://mirror.example.cn/runc/v1.5.3'/runc.sha256sum");
+    expect(install.script).not.toContain("kop_apt_install 'containerd'");
+    expect(install.files.map((f) => f.path)).toEqual(["/etc/systemd/system/containerd.service"]);
+    expect(install.files[0].content).toContain("ExecStart=/usr/local/bin/containerd");
+    expect(install.deleteScript).toContain("kop_restore /etc/systemd/system/containerd.service");
+    expect(install.deleteScript).toContain("xargs -r rm -f </var/lib/kubeadm-on-pulumi/containerd-release-files");
+  });
+
+  it("kop_verified accepts a file whose sha256 the sums file lists and refuses any other", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-verified-"));
+    fs.writeFileSync(path.join(dir, "runc.amd64"), "runc binary\n");
+    const sum = createHash("sha256").update("runc binary\n").digest("hex");
+    fs.writeFileSync(path.join(dir, "runc.sha256sum"), `${"0".repeat(64)}  runc.arm64\n${sum} *runc.amd64\n`);
+    const verify = (name: string) =>
+      spawnSync(
+        "bash",
+        ["-euo", "pipefail", "-c", [APT_FUNCTIONS, "kop_fail() { echo \"$*\" >&2; exit 1; }", VERIFIED_FETCH, `kop_verified file://${dir}/${name} file://${dir}/runc.sha256sum ${name} ${dir}/out runc`].join("\n")],
+        { encoding: "utf8" },
+      );
+    const good = verify("runc.amd64");
+    expect(good.stderr).toBe("");
+    expect(good.status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "out"), "utf8")).toBe("runc binary\n");
+    fs.writeFileSync(path.join(dir, "runc.arm64"), "tampered\n");
+    const bad = verify("runc.arm64");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`^checksum mismatch for file://${dir}/runc.arm64: got [0-9a-f]{64}, file://${dir}/runc.sha256sum says ${"0".repeat(64)}\n$`));
+    const missing = verify("runc.riscv64");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(new RegExp(`\ncannot download file://${dir}/runc.riscv64 \\(set cluster:mirrors.releases.runc to a mirror of the release files\\)\n$`));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("installs containerd from the distribution or from the Docker repository", () => {
     const distro = model(devSection());
     expect(planRuntime(distro)[0].script).toContain("kop_pkg_install 'containerd' 'runc'");

@@ -28,20 +28,20 @@ const at = (section: Record<string, any>, version: string) => {
 };
 
 describe("kubeadm configuration renderer", () => {
-  it("reproduces the guide this project grew from (stacks/Pulumi.china.yaml)", () => {
+  it("reproduces the guide this project grew from (stacks/Pulumi.china.yaml), at 1.35", () => {
     const m = loadStackFile("china");
     const [init, cluster, kubelet, proxy] = docs(renderControlPlaneConfig(m, m.controlPlanes[0], undefined));
     expect(init).toMatchObject({
-      apiVersion: "kubeadm.k8s.io/v1beta3",
+      apiVersion: "kubeadm.k8s.io/v1beta4",
       kind: "InitConfiguration",
       localAPIEndpoint: { advertiseAddress: "192.168.10.11", bindPort: 6443 },
-      nodeRegistration: { name: "k8s-master1", criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: { "node-ip": "192.168.10.11" } },
+      nodeRegistration: { name: "k8s-master1", criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: [{ name: "node-ip", value: "192.168.10.11" }] },
     });
     expect(cluster).toEqual({
-      apiVersion: "kubeadm.k8s.io/v1beta3",
+      apiVersion: "kubeadm.k8s.io/v1beta4",
       kind: "ClusterConfiguration",
       clusterName: "guide",
-      kubernetesVersion: "v1.29.13",
+      kubernetesVersion: "v1.35.4",
       controlPlaneEndpoint: "cluster-endpoint:8443",
       imageRepository: "registry.aliyuncs.com/google_containers",
       networking: { podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local" },
@@ -211,6 +211,25 @@ describe("kubeadm configuration renderer", () => {
     for (const c of ["apiServer", "controllerManager", "scheduler"]) {
       expect(cluster[c].extraArgs["feature-gates"]).toBe("SidecarContainers=true,InPlacePodVerticalScaling=false");
     }
+  });
+
+  it("allowCgroupV1 sets the kubelet's failCgroupV1: false from 1.35 (older kubelets allow v1 by default)", () => {
+    const section = devSection();
+    Object.assign(section.kubernetes, { version: "1.35.4", allowCgroupV1: true });
+    expect(kubeletConfiguration(model(section))).toMatchObject({ failCgroupV1: false });
+    section.kubernetes.allowCgroupV1 = false;
+    expect(kubeletConfiguration(model(section))).not.toHaveProperty("failCgroupV1");
+    Object.assign(section.kubernetes, { version: "1.34.4", allowCgroupV1: true });
+    expect(kubeletConfiguration(model(section))).not.toHaveProperty("failCgroupV1");
+  });
+
+  it("renders kube-proxy's nftables mode, without the IPVS strictARP", () => {
+    const section = devSection();
+    Object.assign(section.kubernetes, { version: "1.33.4", kubeProxyMode: "nftables" });
+    section.addons = { metallb: { enabled: true, addresses: ["10.0.0.200-10.0.0.210"] } };
+    const proxy = kubeProxyConfiguration(model(section));
+    expect(proxy).toMatchObject({ mode: "nftables" });
+    expect(proxy).not.toHaveProperty("ipvs");
   });
 
   it("digests what each role's upgrade step converges to: certSANs left out, workers blind to images", () => {

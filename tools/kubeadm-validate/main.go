@@ -15,7 +15,6 @@ import (
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
-	kubeadmv1beta3 "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta3"
 	kubeadmv1beta4 "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
 	"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/validation"
 	"sigs.k8s.io/yaml"
@@ -34,15 +33,19 @@ type typeMeta struct {
 	Kind       string `json:"kind"`
 }
 
+// olderTarget and olderSemantic cover API versions only some kubeadm releases have (v1beta3 up to
+// 1.36: v1beta3.go, built unless the tag kop_no_v1beta3 is given).
+var (
+	olderTarget   = func(apiVersion, kind string) (interface{}, bool) { return nil, false }
+	olderSemantic = func(obj interface{}) (field.ErrorList, bool) { return nil, false }
+)
+
 // target returns an empty value of the published type for apiVersion/kind.
 func target(apiVersion, kind string) (interface{}, bool) {
+	if obj, ok := olderTarget(apiVersion, kind); ok {
+		return obj, true
+	}
 	switch apiVersion + "/" + kind {
-	case "kubeadm.k8s.io/v1beta3/InitConfiguration":
-		return &kubeadmv1beta3.InitConfiguration{}, true
-	case "kubeadm.k8s.io/v1beta3/ClusterConfiguration":
-		return &kubeadmv1beta3.ClusterConfiguration{}, true
-	case "kubeadm.k8s.io/v1beta3/JoinConfiguration":
-		return &kubeadmv1beta3.JoinConfiguration{}, true
 	case "kubeadm.k8s.io/v1beta4/InitConfiguration":
 		return &kubeadmv1beta4.InitConfiguration{}, true
 	case "kubeadm.k8s.io/v1beta4/ClusterConfiguration":
@@ -62,14 +65,10 @@ func target(apiVersion, kind string) (interface{}, bool) {
 // semanticErrors runs kubeadm's own validation on the cluster-wide parts that do not depend on
 // the machine running the check (networking, certSANs, endpoints, extra args).
 func semanticErrors(obj interface{}) field.ErrorList {
+	if errs, ok := olderSemantic(obj); ok {
+		return errs
+	}
 	switch v := obj.(type) {
-	case *kubeadmv1beta3.ClusterConfiguration:
-		internal := &kubeadmapi.ClusterConfiguration{}
-		kubeadmv1beta3.SetObjectDefaults_ClusterConfiguration(v)
-		if err := kubeadmv1beta3.Convert_v1beta3_ClusterConfiguration_To_kubeadm_ClusterConfiguration(v, internal, nil); err != nil {
-			return field.ErrorList{field.InternalError(nil, err)}
-		}
-		return validateCluster(internal)
 	case *kubeadmv1beta4.ClusterConfiguration:
 		internal := &kubeadmapi.ClusterConfiguration{}
 		kubeadmv1beta4.SetObjectDefaults_ClusterConfiguration(v)

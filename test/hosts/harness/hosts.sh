@@ -29,6 +29,7 @@
 #                          no owner, only `down` ends the run)
 #   KOP_HOSTS_BOOT_TIMEOUT seconds to wait for SSH (default 120)
 #   KOP_HOSTS_NSPAWN_ARGS  extra systemd-nspawn arguments (word-split)
+#   KOP_HOSTS_SUITE        Debian release of the hosts: bookworm (default) or trixie (see rootfs.sh)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -78,6 +78,8 @@ export interface StartOptions {
   bootTimeoutSeconds?: number;
   /** Extra systemd-nspawn arguments for every host. */
   nspawnArgs?: string[];
+  /** Debian release of the hosts: "bookworm" (Debian 12, default) or "trixie" (Debian 13); each has its cached rootfs. */
+  suite?: "bookworm" | "trixie";
 }
 
 const SSH_OPTS = [
@@ -210,6 +212,7 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
   };
   if (opts.bootTimeoutSeconds !== undefined) env.KOP_HOSTS_BOOT_TIMEOUT = String(opts.bootTimeoutSeconds);
   if (opts.nspawnArgs) env.KOP_HOSTS_NSPAWN_ARGS = opts.nspawnArgs.join(" ");
+  if (opts.suite) env.KOP_HOSTS_SUITE = opts.suite;
 
   // Runs left behind by test processes that died (their owner is gone).
   await hostsSh(["gc"], env);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (once) the cached Debian 12 root filesystem that every test host boots
+# Builds (once) the cached Debian root filesystem (12 by default, or 13) that every test host boots
 # from as a copy-on-write overlay.  Idempotent: a finished rootfs is recognised
 # by a stamp named after a hash of this recipe, so editing the recipe builds a
 # new rootfs next to the old one instead of changing a lower dir in use.
@@ -11,10 +11,12 @@
 # Environment:
 #   KOP_HOSTS_CACHE   cache directory (default /var/cache/kubeadm-on-pulumi/hosts)
 #   KOP_HOSTS_MIRROR  Debian mirror URL (default: the machine's own apt source)
+#   KOP_HOSTS_SUITE   Debian suite of the hosts: bookworm (Debian 12, default) or trixie (Debian 13)
 set -euo pipefail
 
 CACHE="${KOP_HOSTS_CACHE:-/var/cache/kubeadm-on-pulumi/hosts}"
-SUITE=bookworm
+SUITE="${KOP_HOSTS_SUITE:-bookworm}"
+case "$SUITE" in bookworm|trixie) ;; *) printf '[rootfs] ERROR: KOP_HOSTS_SUITE=%s: use bookworm or trixie\n' "$SUITE" >&2; exit 1 ;; esac
 
 # What a typical minimal cloud VM has.  Keep this list sorted; it is part of
 # the recipe hash.
@@ -114,6 +116,11 @@ machine_mirror() {
   grep -hE "^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[a-z]+://[^[:space:]]+[[:space:]]+${SUITE}[[:space:]]" \
     /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
     sed -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//' | awk '{print $1; exit}' | grep . && return
+  # A machine on another Debian release: its Debian mirror serves every suite.
+  local base
+  base=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -E '^(URIs:|deb[[:space:]])' | grep -oE '[a-z]+://[^][:space:]]+/debian/?([[:space:]]|$)' | head -n1 | tr -d '[:space:]' || true)
+  [[ -n "$base" ]] && { printf '%s\n' "$base"; return; }
   die "no enabled apt source for $SUITE found on this machine; set KOP_HOSTS_MIRROR"
 }
 
@@ -134,7 +141,8 @@ copy_apt_config() {
     [[ -f "$f" ]] && cp "$f" "$root/etc/apt/apt.conf.d/"
   done
   # Keys the copied sources refer to (Signed-By paths) must exist inside too.
-  grep -hoE '(Signed-By:|signed-by=)[[:space:]]*/[^] ]+' "$root"/etc/apt/sources.list.d/* 2>/dev/null |
+  # (None to copy when the suite's source is the one-line sources.list written above.)
+  { grep -hoE '(Signed-By:|signed-by=)[[:space:]]*/[^] ]+' "$root"/etc/apt/sources.list.d/* 2>/dev/null || true; } |
     sed -E 's/^(Signed-By:|signed-by=)[[:space:]]*//' | sort -u | while read -r key; do
       if [[ -f "$key" && ! -e "$root$key" ]]; then
         mkdir -p "$root$(dirname "$key")"
