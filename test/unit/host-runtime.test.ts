@@ -73,7 +73,10 @@ describe("host preparation", () => {
 
   it("preflight accepts Debian 12/13 and Ubuntu 22.04/24.04/26.04 by /etc/os-release, nothing else", () => {
     const m = model(devSection());
-    const line = renderOsPrep(m, host(m, "w1")).script.split("\n").find((l) => l.startsWith('case "${ID:-}:${VERSION_ID:-}" in'))!;
+    // The OS check: from its `case` line to the `esac` that closes it (components/host/rhel.ts osFamilyCheck).
+    const lines = renderOsPrep(m, host(m, "w1")).script.split("\n");
+    const start = lines.findIndex((l) => l.startsWith('case "${ID:-}:${VERSION_ID:-}" in'));
+    const line = lines.slice(start, lines.indexOf("esac", start) + 1).join("\n");
     const check = (id: string, version: string) =>
       spawnSync("bash", ["-c", `kop_fail() { echo "$*" >&2; exit 1; }\nID=${id} VERSION_ID=${version} PRETTY_NAME="${id} ${version}"\n${line}`], { encoding: "utf8" });
     for (const [id, version] of [["debian", "12"], ["debian", "13"], ["ubuntu", "22.04"], ["ubuntu", "24.04"], ["ubuntu", "26.04"]]) {
@@ -81,7 +84,7 @@ describe("host preparation", () => {
     }
     const old = check("debian", "11");
     expect(old.status).toBe(1);
-    expect(old.stderr).toBe("unsupported OS: debian 11 (supported: Debian 12/13, Ubuntu 22.04/24.04/26.04)\n");
+    expect(old.stderr).toBe("unsupported OS on w1: debian 11 (supported with cluster:os.family debian: Debian 12/13, Ubuntu 22.04/24.04/26.04)\n");
   });
 
   it("preflight stops nftables mode on a kernel older than 5.13", () => {

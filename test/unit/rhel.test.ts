@@ -54,7 +54,7 @@ describe("cluster:os options of the RHEL family", () => {
 
   it("refuses what the RHEL family does not ship, and the Debian package revision", () => {
     const section = rhel(haSection(1));
-    section.runtime = {};
+    section.runtime = { containerd: { source: "distro" } };
     section.etcd = { topology: "external", source: "distro" };
     section.hosts.push({ name: "etcd1", address: "10.0.0.31", roles: ["etcd"] });
     section.kubernetes.packageRevision = "2.1";
@@ -110,7 +110,7 @@ describe("dnf scripts", () => {
     );
     const debian = model(devSection());
     const debianScript = renderOsPrep(debian, host(debian, "w1")).script;
-    expect(debianScript).toMatch(/ debian:12 \| ubuntu:22\.04 \| ubuntu:24\.04\) ;;/);
+    expect(debianScript).toMatch(/ debian:12 \| debian:13 \| ubuntu:22\.04 \| ubuntu:24\.04 \| ubuntu:26\.04\) ;;/);
     expect(debianScript).not.toContain("rocky");
   });
 
