@@ -83,6 +83,8 @@ kop_restore() {
     rm -f "$path"
   fi
   rm -f "$path.kop-created" "$KOP_APPLIED$path"
+  # The record's directories, as far up as they are empty (rmdir -p stops at the first that is not).
+  rmdir -p --ignore-fail-on-non-empty "$(dirname "$KOP_APPLIED$path")" 2>/dev/null || true
 }
 
 # kop_secret NAME: reads the next "NAME=base64" line of stdin into the variable SECRET_NAME.
