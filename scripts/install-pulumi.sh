@@ -9,10 +9,13 @@
 #     versions the installed npm packages request, installed into PULUMI_HOME
 #     with `pulumi plugin install resource NAME VERSION --file BINARY`.
 #
-# Versions come from node_modules/@pulumi/*/package.json (falling back to
-# package.json), never from this file. Everything is cached under
-# KOP_TOOLCHAIN_DIR (default ~/.cache/kubeadm-on-pulumi/toolchain); a piece
-# that is already built at the right version is skipped.
+# Plugin versions come from node_modules/@pulumi/*/package.json (falling back
+# to package.json). The CLI is the newest release the Go module proxy serves
+# in full (DEFAULT_CLI_VERSION below), and the language host falls back by
+# itself to the newest release that builds here (docs/toolchain.md). Everything
+# is cached under KOP_TOOLCHAIN_DIR (default /var/cache/kubeadm-on-pulumi/toolchain
+# for root, ~/.cache/kubeadm-on-pulumi/toolchain otherwise), keyed by version,
+# Go version and recipe; a piece already built that way is skipped.
 #
 # A piece that cannot be built (the Go module proxy does not serve it, a
 # replace points at a nested module nobody publishes, the build fails) is
@@ -22,17 +25,28 @@
 # Usage: scripts/install-pulumi.sh [--only pulumi|command|kubernetes|random]... [-h]
 #
 # Environment:
-#   KOP_TOOLCHAIN_DIR          cache and bin dir root (default ~/.cache/kubeadm-on-pulumi/toolchain)
-#   PULUMI_HOME                where plugins are installed (default ~/.pulumi)
+#   KOP_TOOLCHAIN_DIR          cache and bin dir root (see above)
+#   PULUMI_HOME                where plugins are installed (default $KOP_TOOLCHAIN_DIR/pulumi-home)
 #   KOP_GO_PARALLELISM         go build -p value (default 2)
-#   KOP_PULUMI_VERSION         build this CLI version instead of the @pulumi/pulumi version
-#                              (escape hatch when the matching release is not obtainable;
-#                              the binary still reports its real version)
+#   KOP_PULUMI_VERSION         build this CLI version (default DEFAULT_CLI_VERSION)
 #   KOP_LANGUAGE_HOST_VERSION  build the Node.js language host at this version
-#                              (default: the CLI version)
+#                              (default: the CLI version, then LANGUAGE_HOST_FALLBACK)
 set -euo pipefail
 
 RECIPE=1 # bump when the build recipe changes, to invalidate the stamps
+
+# The newest CLI release the Go module proxy here serves in full (v3.270.0, the
+# @pulumi/pulumi pin, is refused: docs/toolchain.md).
+DEFAULT_CLI_VERSION=3.276.0
+# The proxy refuses the language host's own module at every version; its last
+# release inside github.com/pulumi/pulumi/sdk/v3 is the newest host that builds.
+LANGUAGE_HOST_FALLBACK=3.68.0
+# Plugin releases whose tag the proxy does not serve, built from the commit the
+# release was tagged on (a pseudo-version the proxy does serve):
+# NAME@VERSION=MODULE_VERSION.
+PLUGIN_SOURCES=(
+  "kubernetes@4.25.0=v4.0.0-20260115033456-f47bc2d6f199"
+)
 
 usage() {
   sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -63,7 +77,10 @@ selected() {
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLCHAIN_DIR=${KOP_TOOLCHAIN_DIR:-$HOME/.cache/kubeadm-on-pulumi/toolchain}
+if [[ -z "${KOP_TOOLCHAIN_DIR:-}" ]]; then
+  if [[ $(id -u) == 0 ]]; then KOP_TOOLCHAIN_DIR=/var/cache/kubeadm-on-pulumi/toolchain; else KOP_TOOLCHAIN_DIR=$HOME/.cache/kubeadm-on-pulumi/toolchain; fi
+fi
+TOOLCHAIN_DIR=$KOP_TOOLCHAIN_DIR
 BIN_DIR=$TOOLCHAIN_DIR/bin
 SRC_DIR=$TOOLCHAIN_DIR/src
 OUT_DIR=$TOOLCHAIN_DIR/plugins
@@ -71,7 +88,7 @@ STAMP_DIR=$TOOLCHAIN_DIR/stamps
 LOG_DIR=$TOOLCHAIN_DIR/logs
 mkdir -p "$BIN_DIR" "$SRC_DIR" "$OUT_DIR" "$STAMP_DIR" "$LOG_DIR"
 
-export PULUMI_HOME=${PULUMI_HOME:-$HOME/.pulumi}
+export PULUMI_HOME=${PULUMI_HOME:-$TOOLCHAIN_DIR/pulumi-home}
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PATH="$BIN_DIR:$PATH"
@@ -198,7 +215,7 @@ pulumi_cli() {
 # ------------------------------------------------------------------ pieces --
 
 SDK_VERSION=$(npm_version @pulumi/pulumi version)
-CLI_VERSION=${KOP_PULUMI_VERSION:-$SDK_VERSION}
+CLI_VERSION=${KOP_PULUMI_VERSION:-$DEFAULT_CLI_VERSION}
 CLI_VERSION=${CLI_VERSION#v}
 LANG_VERSION=${KOP_LANGUAGE_HOST_VERSION:-$CLI_VERSION}
 LANG_VERSION=${LANG_VERSION#v}
@@ -220,34 +237,43 @@ build_cli() {
   stamp_set pulumi-cli "$key"
 }
 
-build_language_host() {
-  local key="v$LANG_VERSION|$GO_VERSION|recipe$RECIPE" mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
-  local src=$SRC_DIR/pulumi-language-nodejs@v$LANG_VERSION err err2 sdkdir
-  if stamp_ok pulumi-language-nodejs "$key" && [[ -x "$BIN_DIR/pulumi-language-nodejs" ]]; then
-    log "pulumi-language-nodejs v$LANG_VERSION already built"; return 0
-  fi
-  log "pulumi-language-nodejs v$LANG_VERSION: $mod@v$LANG_VERSION"
-  if err=$(copy_module "$mod" "v$LANG_VERSION" "$src" 2>&1); then
-    fix_dir_replaces "$src" "v$LANG_VERSION"
-    go_build "$src" . "$BIN_DIR/pulumi-language-nodejs.tmp" "-X $PULUMI_VERSION_VAR=v$LANG_VERSION"
-  else
+# build_host_at VERSION: builds the host of one release into $BIN_DIR/pulumi-language-nodejs.tmp.
+build_host_at() {
+  local v=$1 mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 src err sdkdir
+  src=$SRC_DIR/pulumi-language-nodejs@v$v
+  if err=$(copy_module "$mod" "v$v" "$src" 2>&1); then
+    fix_dir_replaces "$src" "v$v"
+    go_build "$src" . "$BIN_DIR/pulumi-language-nodejs.tmp" "-X $PULUMI_VERSION_VAR=v$v"
+  elif sdkdir=$(mod_download "github.com/pulumi/pulumi/sdk/v3@v$v" 2>/dev/null) &&
+    [[ -f "$sdkdir/nodejs/cmd/pulumi-language-nodejs/main.go" ]]; then
     # Before the language hosts got go.mod files of their own, the host was a
-    # package of github.com/pulumi/pulumi/sdk/v3. Use that layout when the
-    # requested release has it.
-    if sdkdir=$(mod_download "github.com/pulumi/pulumi/sdk/v3@v$LANG_VERSION" 2>/dev/null) &&
-      [[ -f "$sdkdir/nodejs/cmd/pulumi-language-nodejs/main.go" ]]; then
-      log "  $mod is not obtainable ($(explain "$err")); building the host from github.com/pulumi/pulumi/sdk/v3@v$LANG_VERSION, which still contains it"
-      copy_module github.com/pulumi/pulumi/sdk/v3 "v$LANG_VERSION" "$src"
-      fix_dir_replaces "$src" "v$LANG_VERSION"
-      go_build "$src" ./nodejs/cmd/pulumi-language-nodejs "$BIN_DIR/pulumi-language-nodejs.tmp" "-X $PULUMI_VERSION_VAR=v$LANG_VERSION"
-    else
-      err2="github.com/pulumi/pulumi/sdk/v3@v$LANG_VERSION does not contain nodejs/cmd/pulumi-language-nodejs either (newer releases ship the host as a module of its own)"
-      echo "cannot get $mod@v$LANG_VERSION: $(explain "$err"); $err2" >&2
-      return 1
-    fi
+    # package of github.com/pulumi/pulumi/sdk/v3.
+    log "  $mod@v$v is not obtainable ($(explain "$err")); building the host from github.com/pulumi/pulumi/sdk/v3@v$v, which still contains it"
+    copy_module github.com/pulumi/pulumi/sdk/v3 "v$v" "$src"
+    fix_dir_replaces "$src" "v$v"
+    go_build "$src" ./nodejs/cmd/pulumi-language-nodejs "$BIN_DIR/pulumi-language-nodejs.tmp" "-X $PULUMI_VERSION_VAR=v$v"
+  else
+    echo "cannot get $mod@v$v: $(explain "$err"); github.com/pulumi/pulumi/sdk/v3@v$v does not contain nodejs/cmd/pulumi-language-nodejs either (newer releases ship the host as a module of its own)" >&2
+    rm -rf "$src"
+    return 1
   fi
-  mv "$BIN_DIR/pulumi-language-nodejs.tmp" "$BIN_DIR/pulumi-language-nodejs"
   rm -rf "$src"
+}
+
+# The language host at LANG_VERSION, else (by itself) at LANGUAGE_HOST_FALLBACK.
+build_language_host() {
+  local key="v$LANG_VERSION,v$LANGUAGE_HOST_FALLBACK|$GO_VERSION|recipe$RECIPE" v built=""
+  if stamp_ok pulumi-language-nodejs "$key" && [[ -x "$BIN_DIR/pulumi-language-nodejs" ]]; then
+    log "pulumi-language-nodejs already built ($(cat "$STAMP_DIR/pulumi-language-nodejs.version" 2>/dev/null))"; return 0
+  fi
+  for v in "$LANG_VERSION" "$LANGUAGE_HOST_FALLBACK"; do
+    log "pulumi-language-nodejs v$v"
+    if (build_host_at "$v"); then built=$v; break; fi
+    [[ "$v" == "$LANGUAGE_HOST_FALLBACK" ]] || log "  falling back to the language host v$LANGUAGE_HOST_FALLBACK"
+  done
+  [[ -n "$built" ]] || { echo "no language host could be built (tried v$LANG_VERSION and v$LANGUAGE_HOST_FALLBACK)" >&2; return 1; }
+  mv "$BIN_DIR/pulumi-language-nodejs.tmp" "$BIN_DIR/pulumi-language-nodejs"
+  printf 'v%s' "$built" >"$STAMP_DIR/pulumi-language-nodejs.version"
   stamp_set pulumi-language-nodejs "$key"
 }
 
@@ -273,25 +299,35 @@ install_shims() {
   stamp_set nodejs-shims "$key"
 }
 
+# plugin_source NAME VERSION: the module version a plugin release is built from.
+plugin_source() {
+  local entry
+  for entry in "${PLUGIN_SOURCES[@]}"; do
+    if [[ "${entry%%=*}" == "$1@$2" ]]; then echo "${entry#*=}"; return; fi
+  done
+  echo "v$2"
+}
+
 # build_plugin NAME: the resource plugin the npm package @pulumi/NAME requests.
 build_plugin() {
-  local name=$1 version major suffix mod src cmd out key plugdir pulumi err
+  local name=$1 version major suffix mod modver src cmd out key plugdir pulumi err
   version=$(npm_version "@pulumi/$name" plugin)
   major=${version%%.*}
   suffix=""; ((major >= 2)) && suffix="/v$major"
   mod=github.com/pulumi/pulumi-$name/provider$suffix
+  modver=$(plugin_source "$name" "$version")
   cmd=./cmd/pulumi-resource-$name
   out=$OUT_DIR/pulumi-resource-$name-v$version
-  key="v$version|$GO_VERSION|recipe$RECIPE"
+  key="$modver|$GO_VERSION|recipe$RECIPE"
   plugdir=$PULUMI_HOME/plugins/resource-$name-v$version
   if [[ -x "$plugdir/pulumi-resource-$name" ]] && { stamp_ok "plugin-$name" "$key" || [[ ! -f "$STAMP_DIR/plugin-$name" ]]; }; then
     log "resource plugin $name v$version already installed in $plugdir"; return 0
   fi
-  log "resource plugin $name v$version: $mod@v$version $cmd"
+  log "resource plugin $name v$version: $mod@$modver $cmd"
   if ! { stamp_ok "plugin-$name" "$key" && [[ -x "$out" ]]; }; then
     src=$SRC_DIR/pulumi-$name@v$version
-    if ! err=$(copy_module "$mod" "v$version" "$src" 2>&1); then
-      echo "cannot get $mod@v$version: $(explain "$err")" >&2; return 1
+    if ! err=$(copy_module "$mod" "$modver" "$src" 2>&1); then
+      echo "cannot get $mod@$modver: $(explain "$err")" >&2; return 1
     fi
     fix_dir_replaces "$src" "v$version"
     # Generated, embedded files (schema-embed.json and friends) are not in the
@@ -341,7 +377,7 @@ run_piece() {
 log "toolchain dir: $TOOLCHAIN_DIR (bin: $BIN_DIR); PULUMI_HOME: $PULUMI_HOME; $GO_VERSION, go build -p $GO_P"
 log "@pulumi/pulumi v$SDK_VERSION -> CLI v$CLI_VERSION, language host v$LANG_VERSION"
 if [[ "$CLI_VERSION" != "$SDK_VERSION" || "$LANG_VERSION" != "$SDK_VERSION" ]]; then
-  log "WARNING: CLI/language host versions differ from the @pulumi/pulumi SDK version (KOP_PULUMI_VERSION / KOP_LANGUAGE_HOST_VERSION)"
+  log "note: the CLI and language host differ from the @pulumi/pulumi SDK version (the proxy does not serve that release: docs/toolchain.md)"
 fi
 
 if selected pulumi; then

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ClusterModel, HostModel } from "../config";
 import { memberConfig } from "../etcd/member";
 import { changedConnectionKeys, targetOf, type ConnectionProps, type DriftConnectionArgs, withoutUndefined } from "./common";
+import { LoadedDynamicResource } from "./loaded-provider";
 import { refreshOrKeep } from "./refresh";
 import { sshRun } from "./ssh";
 
@@ -50,6 +51,8 @@ export interface EtcdMembersState extends EtcdMembersInputs {
   /** etcdctl failed on a reachable host (no quorum, etcd down): its message. */
   listError?: string;
   unreachable?: string;
+  /** Set by a refresh: only then are the findings above also the resource's inputs, which a preview shows. */
+  refreshed?: boolean;
 }
 
 /** The properties the program declares (see EtcdMembers), plus what a refresh found wrong. */
@@ -108,10 +111,15 @@ export const etcdMembersProvider: pulumi.dynamic.ResourceProvider = {
       ...changedConnectionKeys(olds, news),
       ...(olds.host !== news.host || olds.listScript !== news.listScript || olds.etcdctl !== news.etcdctl ? ["source"] : []),
       ...(JSON.stringify(olds.expected) !== JSON.stringify(news.expected) ? ["expected"] : []),
-      ...((olds.unexpected ?? []).length + (olds.missing ?? []).length > 0 ? ["members"] : []),
-      ...(olds.listError ? ["listError"] : []),
-      ...(olds.unreachable ? ["unreachable"] : []),
     ];
+    // What a refresh found is a change the preview names: the refresh stored it as the inputs, the
+    // program declares none. What the look of a create or update found (a failed listing, say) is
+    // only in the outputs: reporting it as a change would preview `~ update` naming nothing.
+    if (olds.refreshed) {
+      if ((olds.unexpected ?? []).length + (olds.missing ?? []).length > 0) changed.push("members");
+      if (olds.listError) changed.push("listError");
+      if (olds.unreachable) changed.push("unreachable");
+    }
     // An update only looks again: the differences show in the preview, nothing is changed.
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
   },
@@ -119,7 +127,8 @@ export const etcdMembersProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.host}:etcd-members`, outs: withoutUndefined(await look(inputs)) };
   },
   async read(id: string, props: EtcdMembersState) {
-    return refreshOrKeep(id, props, MEMBERS_INPUT_KEYS, () => look(props));
+    const read = await refreshOrKeep(id, props, MEMBERS_INPUT_KEYS, () => look(props));
+    return { ...read, props: { ...read.props, refreshed: true } };
   },
   async update(_id: string, _olds: EtcdMembersState, news: EtcdMembersInputs) {
     return { outs: withoutUndefined(await look(news)) };
@@ -136,7 +145,7 @@ export interface EtcdMembersArgs {
 }
 
 /** The live etcd member list next to the declared one; see the module comment. */
-export class EtcdMembers extends pulumi.dynamic.Resource {
+export class EtcdMembers extends LoadedDynamicResource {
   declare readonly members: pulumi.Output<LiveMember[]>;
   declare readonly unexpected: pulumi.Output<MemberDifference[]>;
   declare readonly missing: pulumi.Output<MemberDifference[]>;
@@ -154,7 +163,7 @@ export class EtcdMembers extends pulumi.dynamic.Resource {
       listError: undefined,
       unreachable: undefined,
     };
-    super(etcdMembersProvider, name, props, { ...opts, additionalSecretOutputs: ["privateKey", ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "EtcdMembers");
+    super(__filename, "etcdMembersProvider", "EtcdMembers", name, props, { ...opts, additionalSecretOutputs: ["privateKey", ...(opts?.additionalSecretOutputs ?? [])] });
   }
 }
 

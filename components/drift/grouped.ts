@@ -18,6 +18,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { changedConnectionKeys, CONNECTION_KEYS, type ConnectionProps, type DriftConnectionArgs, modeText, sha256Hex, withoutUndefined } from "./common";
+import { LoadedDynamicResource } from "./loaded-provider";
 import { managedFileProvider, type ManagedFileInputs, type ManagedFileState } from "./managed-file";
 import { managedUnitProvider, type ManagedUnitInputs, type ManagedUnitState } from "./managed-unit";
 
@@ -218,7 +219,7 @@ function fileEntry(resource: string, f: ManagedFileDeclaration): FileEntry {
 }
 
 /** The files one step places on one host; see the module comment and managed-file.ts. */
-export class ManagedFiles extends pulumi.dynamic.Resource {
+export class ManagedFiles extends LoadedDynamicResource {
   declare readonly revision: pulumi.Output<number>;
   declare readonly files: pulumi.Output<FileEntryState[]>;
   /** On the host's first ManagedFiles: its units. */
@@ -241,6 +242,6 @@ export class ManagedFiles extends pulumi.dynamic.Resource {
     }
     // A secret file's entry keeps the salt of its keyed hash: then the whole list is secret.
     const secretFiles = args.files.some((f) => f.secret) ? ["files"] : [];
-    super(managedFilesProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...secretFiles, ...(opts?.additionalSecretOutputs ?? [])] }, "kop", "ManagedFiles");
+    super(__filename, "managedFilesProvider", "ManagedFiles", name, props, { ...opts, additionalSecretOutputs: ["connection", ...secretFiles, ...(opts?.additionalSecretOutputs ?? [])] });
   }
 }

@@ -13,9 +13,6 @@ const ROOT = path.resolve(__dirname, "../..");
 const INSTALL_SCRIPT = path.join(ROOT, "scripts/install-pulumi.sh");
 /** What the toolchain must hold: the CLI, the nodejs language host, the dynamic-provider shim. */
 const BINARIES = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"];
-/** The newest releases the Go module proxy here serves in full (docs/toolchain.md). */
-export const DEFAULT_CLI_VERSION = "3.250.0";
-export const DEFAULT_LANGUAGE_HOST_VERSION = "3.68.0";
 
 export interface RunResult {
   code: number;
@@ -54,35 +51,44 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.Proc
 export interface Toolchain {
   dir: string;
   bin: string;
+  /** Where install-pulumi.sh installed the resource plugins it built. */
+  pulumiHome: string;
   /** `pulumi version`. */
   version: string;
   /** Time spent building (0 when it was already there). */
   buildMs: number;
 }
 
+/** The plugin version an npm package asks the engine for. */
+export function pluginVersion(pkg: string): string {
+  const p = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string; pulumi?: { version?: string } };
+  return (p.pulumi?.version ?? p.version).replace(/^v/, "");
+}
+
 /**
- * The toolchain under $KOP_TOOLCHAIN_DIR (default ~/.cache/kubeadm-on-pulumi/toolchain);
- * runs `install-pulumi.sh --only pulumi` when a binary is missing (idempotent, seconds when
- * cached, up to ~20 min cold). Throws when it cannot be built.
+ * The toolchain under $KOP_TOOLCHAIN_DIR (default /var/cache/kubeadm-on-pulumi/toolchain, as
+ * install-pulumi.sh for root); runs `install-pulumi.sh --only pulumi [--only PLUGIN]...` when
+ * something is missing (idempotent, seconds when cached, 10–40 min cold: docs/toolchain.md).
+ * Throws when it cannot be built.
  */
-export async function ensureToolchain(): Promise<Toolchain> {
-  const dir = process.env.KOP_TOOLCHAIN_DIR ?? path.join(os.homedir(), ".cache/kubeadm-on-pulumi/toolchain");
+export async function ensureToolchain(plugins: string[] = []): Promise<Toolchain> {
+  const dir = process.env.KOP_TOOLCHAIN_DIR ?? (process.getuid?.() === 0 ? "/var/cache/kubeadm-on-pulumi/toolchain" : path.join(os.homedir(), ".cache/kubeadm-on-pulumi/toolchain"));
   const bin = path.join(dir, "bin");
-  const missing = () => BINARIES.filter((b) => !fs.existsSync(path.join(bin, b)));
+  const pulumiHome = process.env.PULUMI_HOME ?? path.join(dir, "pulumi-home");
+  const missing = () => [
+    ...BINARIES.filter((b) => !fs.existsSync(path.join(bin, b))),
+    ...plugins.filter((p) => !fs.existsSync(path.join(pulumiHome, "plugins", `resource-${p}-v${pluginVersion(`@pulumi/${p}`)}`, `pulumi-resource-${p}`))),
+  ];
   let buildMs = 0;
   if (missing().length > 0) {
-    const env = {
-      ...process.env,
-      KOP_TOOLCHAIN_DIR: dir,
-      KOP_PULUMI_VERSION: process.env.KOP_PULUMI_VERSION ?? DEFAULT_CLI_VERSION,
-      KOP_LANGUAGE_HOST_VERSION: process.env.KOP_LANGUAGE_HOST_VERSION ?? DEFAULT_LANGUAGE_HOST_VERSION,
-    };
-    console.log(`engine tier: ${missing().join(", ")} missing in ${bin}: building with ${INSTALL_SCRIPT} --only pulumi (CLI ${env.KOP_PULUMI_VERSION}, language host ${env.KOP_LANGUAGE_HOST_VERSION})`);
-    const built = await run("bash", [INSTALL_SCRIPT, "--only", "pulumi"], { cwd: ROOT, env, timeoutMs: 45 * 60_000, echo: true });
+    const env = { ...process.env, KOP_TOOLCHAIN_DIR: dir, PULUMI_HOME: pulumiHome };
+    const args = [INSTALL_SCRIPT, "--only", "pulumi", ...plugins.flatMap((p) => ["--only", p])];
+    console.log(`engine tier: ${missing().join(", ")} missing in ${dir}: running ${args.join(" ")}`);
+    const built = await run("bash", args, { cwd: ROOT, env, timeoutMs: 60 * 60_000, echo: true });
     buildMs = built.ms;
     if (built.code !== 0 || missing().length > 0) {
       throw new Error(
-        `ENGINE TIER CANNOT RUN — this is a failure, not a skip: scripts/install-pulumi.sh --only pulumi exited ${built.code}` +
+        `ENGINE TIER CANNOT RUN — this is a failure, not a skip: ${args.join(" ")} exited ${built.code}` +
           (missing().length ? `, still missing in ${bin}: ${missing().join(", ")}` : "") +
           `\n${(built.stdout + built.stderr).split("\n").slice(-30).join("\n")}`,
       );
@@ -90,7 +96,7 @@ export async function ensureToolchain(): Promise<Toolchain> {
   }
   const version = await run(path.join(bin, "pulumi"), ["version"], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" }, timeoutMs: 60_000 });
   if (version.code !== 0) throw new Error(`ENGINE TIER CANNOT RUN: ${bin}/pulumi version exited ${version.code}: ${version.stderr}`);
-  return { dir, bin, version: version.stdout.trim(), buildMs };
+  return { dir, bin, pulumiHome, version: version.stdout.trim(), buildMs };
 }
 
 export interface Timed {
@@ -112,20 +118,32 @@ export class PulumiProject {
   readonly backend: string;
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(toolchain: Toolchain, opts: { name: string; program: string }) {
+  readonly pulumiHome: string;
+
+  constructor(toolchain: Toolchain, opts: { name: string; program: string; nodeargs?: string }) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-engine-"));
     const state = path.join(this.dir, "state");
     fs.mkdirSync(state);
     fs.writeFileSync(
       path.join(this.dir, "Pulumi.yaml"),
-      [`name: ${opts.name}`, "runtime:", "  name: nodejs", "  options:", "    typescript: true", `main: ${path.relative(this.dir, opts.program)}`, ""].join("\n"),
+      [
+        `name: ${opts.name}`,
+        "runtime:",
+        "  name: nodejs",
+        "  options:",
+        "    typescript: true",
+        ...(opts.nodeargs ? [`    nodeargs: ${opts.nodeargs}`] : []),
+        `main: ${path.relative(this.dir, opts.program)}`,
+        "",
+      ].join("\n"),
     );
+    this.pulumiHome = path.join(this.dir, "pulumi-home");
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of Object.keys(env)) if (k.startsWith("PULUMI_")) delete env[k];
     this.env = {
       ...env,
       PATH: `${toolchain.bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-      PULUMI_HOME: path.join(this.dir, "pulumi-home"),
+      PULUMI_HOME: this.pulumiHome,
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PULUMI_CONFIG_PASSPHRASE: this.passphrase,

@@ -79,6 +79,18 @@ describe("etcd member facts", () => {
       const created = await provider.create(inputs(`echo 'context deadline exceeded' >&2; exit 1`));
       expect(created.outs).toMatchObject({ members: [], listError: "context deadline exceeded" });
     });
+
+    it("a listing that failed during up is no change (a preview would name nothing); after a refresh it is, named listError", async () => {
+      const failing = inputs(`echo 'context deadline exceeded' >&2; exit 1`);
+      const created = await provider.create(failing);
+      expect(await provider.diff(created.id, created.outs, failing)).toMatchObject({ changes: false });
+      const refreshed = await provider.read(created.id, created.outs);
+      // The refresh stores the failure as an input too: that is what a preview shows going away.
+      expect(refreshed.inputs).toMatchObject({ listError: "context deadline exceeded" });
+      expect(await provider.diff(created.id, refreshed.props, failing)).toMatchObject({ changes: true });
+      const updated = await provider.update(created.id, refreshed.props, failing);
+      expect(await provider.diff(created.id, updated.outs, failing)).toMatchObject({ changes: false });
+    });
   });
 
   it("is declared after the etcd steps (external) or the control-plane steps (stacked)", async () => {
