@@ -15,7 +15,9 @@
  *   instead), systemd's timestamps and random seed, journal files, and the "-" backups of the
  *   user and group files (the users and groups themselves are compared).
  * - login sessions (session-N.scope), and time-set, time-sync and network-online.target: passive
- *   targets that stay reached, until shutdown, once a unit that wants them has started.
+ *   targets that stay reached, until shutdown, once a unit that wants them has started; and the
+ *   test harness's own first-boot unit (kop-ssh-host-keys.service), done on the first boot and
+ *   skipped on the next, when a test powers a host off and on.
  * - mtimes: a file written and put back holds what it held before, and that is what counts.
  */
 export function hostFingerprintScript(): string {
@@ -35,7 +37,7 @@ apt-mark showhold | sed 's/^/hold /'
 find / -xdev \( ${prune} \) -prune -o -printf 'path %p %y %m %u:%g\n'
 find /etc /opt /srv /home /root /usr/local /var/lib -xdev \( ${prune} \) -prune -o -type f -size -8M -print0 2>/dev/null | xargs -0 -r sha256sum | awk '{ print "content " $2 " " substr($1, 1, 16) }'
 systemctl list-unit-files --no-legend --no-pager | awk '$1 !~ /^session-/ { print "unit-file " $1 " " $2 }'
-systemctl list-units --all --no-legend --no-pager --plain | awk '$1 !~ /^(session-|user@|user-runtime-dir@|systemd-tmpfiles-clean|apt-daily|dpkg-db-backup|e2scrub|fstrim|man-db|logrotate|init\.scope|-\.slice|sys-|time-set\.target|time-sync\.target|network-online\.target)/ { print "unit " $1 " " $2 " " $3 " " $4 }'
+systemctl list-units --all --no-legend --no-pager --plain | awk '$1 !~ /^(session-|user@|user-runtime-dir@|systemd-tmpfiles-clean|apt-daily|dpkg-db-backup|e2scrub|fstrim|man-db|logrotate|init\.scope|-\.slice|sys-|time-set\.target|time-sync\.target|network-online\.target|kop-ssh-host-keys\.service)/ { print "unit " $1 " " $2 " " $3 " " $4 }'
 for key in net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_nonlocal_bind vm.swappiness vm.max_map_count vm.overcommit_memory kernel.panic kernel.panic_on_oops fs.inotify.max_user_watches fs.inotify.max_user_instances; do
   printf 'sysctl %s %s\n' "$key" "$(sysctl -n "$key" 2>/dev/null || echo absent)"
 done
