@@ -156,6 +156,24 @@ describe("engine: drift resources through the real pulumi CLI on a test host", (
     expect(exported).toContain("4dabf18193072939515e22adb298388d");
   });
 
+  it("each drift resource keeps at most 5 KB in the state beyond its own data", async () => {
+    // What a drift resource carries besides what it checks (files, hashes, unit states): its
+    // provider's code (`__provider`, input and output) and its connection, in inputs and outputs.
+    const PLUMBING = ["__provider", "host", "address", "port", "user", "privateKey", "hostKey", "sudo"];
+    const exported = JSON.parse((await project.expect(["stack", "export"])).stdout) as {
+      deployment: { resources: Array<{ urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }> };
+    };
+    const drift = exported.deployment.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    expect(drift.length).toBeGreaterThan(0);
+    const sizes = drift.map((r) => {
+      const plumbing = (props: Record<string, unknown> = {}) => JSON.stringify(Object.fromEntries(PLUMBING.filter((k) => k in props).map((k) => [k, props[k]]))).length;
+      return { name: r.urn.split("::").pop()!, total: JSON.stringify(r).length, overhead: plumbing(r.inputs) + plumbing(r.outputs) };
+    });
+    report.push("", "state per drift resource (bytes: whole resource / provider code and connection):");
+    for (const s of sizes) report.push(`  ${String(s.total).padStart(7)} / ${String(s.overhead).padStart(6)}  ${s.name}`);
+    for (const s of sizes) expect(s.overhead, s.name).toBeLessThanOrEqual(5 * 1024);
+  });
+
   it("pulumi destroy removes the resources; the steps' delete scripts restore the host", async () => {
     await project.expect(["destroy", "--yes"]);
     const exported = (await project.expect(["stack", "export"])).stdout;
