@@ -7,6 +7,12 @@ export const runtimeSchema = z.strictObject({
     .strictObject({
       /** "distro": the OS's containerd package; "docker-ce": containerd.io from the Docker repository. */
       source: z.enum(["distro", "docker-ce"]).default("distro"),
+      /**
+       * containerd keeps containers' oom_score_adj at or above its own (CRI restrict_oom_score_adj):
+       * for hosts that are themselves containers without CAP_SYS_RESOURCE (LXC, systemd-nspawn),
+       * where the pause container's -998 would fail to start every pod.
+       */
+      restrictOomScoreAdj: z.boolean().default(false),
     })
     .prefault({}),
   docker: z

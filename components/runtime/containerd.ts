@@ -26,6 +26,7 @@ export function renderContainerdConfig(model: ClusterModel): string {
       },
     },
     registry: { config_path: CERTS_DIR },
+    ...(model.runtime.containerd.restrictOomScoreAdj ? { restrict_oom_score_adj: true } : {}),
   };
   const doc = {
     version: 2,

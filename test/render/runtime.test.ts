@@ -29,6 +29,19 @@ describe("containerd config is accepted by a real containerd", () => {
     });
   }
 
+  it("runtime.containerd.restrictOomScoreAdj reaches the CRI plugin (hosts that are containers)", () => {
+    const section = devSection();
+    section.runtime = { containerd: { restrictOomScoreAdj: true } };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-containerd-"));
+    const file = path.join(dir, "config.toml");
+    fs.writeFileSync(file, renderContainerdConfig(model(section)));
+    const dump = run(containerd, ["--config", file, "config", "dump"]);
+    expect(dump.code, dump.stderr).toBe(0);
+    expect((parseToml(dump.stdout) as any).plugins["io.containerd.grpc.v1.cri"].restrict_oom_score_adj).toBe(true);
+    expect(renderContainerdConfig(model(devSection()))).not.toContain("restrict_oom_score_adj");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("registry hosts files parse as TOML with mirrors first and insecure registries unverified", () => {
     const section = devSection();
     section.mirrors = {
