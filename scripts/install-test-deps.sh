@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the test tiers use: the real tools that check rendered files (render tier)
-# and the systemd-nspawn test-host machinery (hosts tier). Idempotent.
+# Debian packages the test tiers use: the real tools that check rendered files (render tier),
+# the systemd-nspawn test-host machinery (hosts tier) and, for the cluster tier, the image
+# registry, skopeo, and what the built images carry (xtables from iptables, busybox). Idempotent.
 set -euo pipefail
 packages=(
   shellcheck containerd haproxy keepalived etcd-server etcd-client openssl prometheus prometheus-alertmanager
   systemd-container debootstrap openssh-client iptables iproute2 dpkg-dev apt-utils gnupg python3 curl util-linux
+  docker-registry skopeo busybox-static
 )
 missing=()
 for p in "${packages[@]}"; do
