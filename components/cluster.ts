@@ -10,6 +10,7 @@ import { planEngine } from "./plan";
 import { hostConnection, remoteStep, type RemoteCommand } from "./remote/remote-step";
 import { LAYERS, type LayerName } from "./remote/step";
 import { clusterSecrets } from "./secrets";
+import { runsWithSudo } from "./remote/invocation";
 
 export interface ClusterArgs {
   model: ClusterModel;
@@ -34,11 +35,17 @@ const LAYER_TYPES: Record<LayerName, string> = {
   workers: "kop:cluster:Workers",
 };
 
-function readPrivateKeyFile(path: string): string {
+/** Reads a key file; a preview, which connects to no host, goes on without one that is missing. */
+function readPrivateKeyFile(path: string): string | undefined {
   try {
     return fs.readFileSync(path, "utf8");
   } catch (e) {
-    throw new ConfigError([{ key: "cluster:ssh.privateKeyPath", message: `cannot read the SSH key ${path}: ${(e as Error).message}` }]);
+    const message = `cannot read the SSH key ${path}: ${(e as Error).message}`;
+    if (pulumi.runtime.isDryRun()) {
+      pulumi.log.warn(`${message}; the preview goes on, \`pulumi up\` will need it (cluster:ssh.privateKeyPath)`);
+      return undefined;
+    }
+    throw new ConfigError([{ key: "cluster:ssh.privateKeyPath", message }]);
   }
 }
 
@@ -94,7 +101,7 @@ export class Cluster extends pulumi.ComponentResource {
       const files = drift?.filesOf(spec, spec.needs.map((id) => steps[id]), layers[spec.layer]);
       const resource = remoteStep(spec, {
         connection: stepConnections.get(spec.host)!,
-        sudo: host.ssh.user !== "root",
+        sudo: runsWithSudo(host.ssh.user),
         secrets,
         dependsOn: [...spec.needs.map((id) => steps[id]), ...(guarded.has(spec.layer) ? [guard] : [])],
         parent: layers[spec.layer],

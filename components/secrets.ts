@@ -12,11 +12,17 @@ export function clusterSecrets(model: ClusterModel, parent: pulumi.Resource): Re
   // kubeadm bootstrap tokens are [a-z0-9]{6}.[a-z0-9]{16}.
   const tokenId = new random.RandomPassword("bootstrap-token-id", { length: 6, upper: false, special: false, keepers }, opts);
   const tokenSecret = new random.RandomPassword("bootstrap-token-secret", { length: 16, upper: false, special: false, keepers }, opts);
-  // kubeadm's certificate key: 32 random bytes, hex-encoded (AES-256 key for the uploaded certs).
-  const certificateKey = new random.RandomBytes("certificate-key", { length: 32, keepers }, opts);
+  // kubeadm's certificate key: 64 hex digits (an AES-256 key for the uploaded certs). A RandomPassword
+  // over the hex alphabet, not RandomBytes: RandomBytes keeps its value, base64, as its resource id,
+  // which the state holds in plain text.
+  const certificateKey = new random.RandomPassword(
+    "certificate-key",
+    { length: 64, upper: false, lower: false, numeric: true, special: true, overrideSpecial: "abcdef", keepers },
+    opts,
+  );
   const secrets: Record<string, pulumi.Output<string>> = {
     bootstrap_token: pulumi.secret(pulumi.interpolate`${tokenId.result}.${tokenSecret.result}`),
-    certificate_key: pulumi.secret(certificateKey.hex),
+    certificate_key: pulumi.secret(certificateKey.result),
   };
   if (model.loadBalancer.enabled) {
     // VRRP PASS authentication uses at most 8 characters.

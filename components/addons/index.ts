@@ -74,8 +74,8 @@ export class Addons extends pulumi.ComponentResource {
     }
     if (components.monitoring) secrets.monitoring = { grafanaAdminPassword: password(components.monitoring, "grafana-admin-password") };
     if (components.metallb) {
-      const key = new random.RandomBytes("metallb-memberlist-key", { length: 128, keepers }, { parent: components.metallb });
-      secrets.metallb = { memberlistKey: key.base64 };
+      // A RandomPassword, not RandomBytes, whose resource id is its value in plain text in the state.
+      secrets.metallb = { memberlistKey: password(components.metallb, "memberlist-key", 128) };
     }
 
     const objects: Record<string, pulumi.CustomResource> = {};

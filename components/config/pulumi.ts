@@ -17,7 +17,8 @@ export function modelFromPulumiConfig(): { model: ClusterModel; sshPrivateKey?: 
     entries[fullKey] = fullKey.startsWith(`${CONFIG_NAMESPACE}:`) && !STRING_KEYS.has(key) ? decode(text) : text;
   }
   const section = maskSecrets(clusterSection(entries));
-  const model = parseClusterConfig(section, { stackName: pulumi.getStack(), requireSshKey: true });
+  // A preview connects to no host: only `pulumi up` (and refresh, destroy) need the key.
+  const model = parseClusterConfig(section, { stackName: pulumi.getStack(), requireSshKey: !pulumi.runtime.isDryRun() });
   const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).getSecret("sshPrivateKey");
   return { model, sshPrivateKey };
 }

@@ -16,6 +16,7 @@ import type { LayerName, StepSpec } from "../remote/step";
 import { EtcdMembers, etcdMembersSource } from "./etcd-members";
 import type { DriftConnectionArgs } from "./common";
 import { ManagedFiles } from "./grouped";
+import { runsWithSudo } from "../remote/invocation";
 
 /** The drift resource of a step's files (the host's first one also holds the host's units). */
 export const managedFilesName = (stepId: string) => `${stepId}/files`;
@@ -57,7 +58,7 @@ export class DriftWiring {
       user: c.user ?? "root",
       privateKey: pulumi.secret(pulumi.output(c.privateKey).apply((k) => k ?? "")),
       hostKey: c.hostKey,
-      sudo: host.ssh.user !== "root",
+      sudo: runsWithSudo(host.ssh.user),
     };
     this.connections.set(hostName, connection);
     return connection;

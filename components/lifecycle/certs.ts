@@ -1,4 +1,5 @@
 import type { ClusterModel } from "../config";
+import { runsWithSudo } from "../remote/invocation";
 
 /**
  * One command per control plane that reports its certificates' expiry (each control plane has
@@ -8,7 +9,7 @@ import type { ClusterModel } from "../config";
 export function certificateExpiryCommands(model: ClusterModel): Record<string, string> {
   return Object.fromEntries(
     model.controlPlanes.map((cp) => {
-      const sudo = cp.ssh.user === "root" ? "" : "sudo ";
+      const sudo = runsWithSudo(cp.ssh.user) ? "sudo " : "";
       const port = cp.ssh.port === 22 ? "" : `-p ${cp.ssh.port} `;
       return [cp.name, `ssh ${port}${cp.ssh.user}@${cp.address} ${sudo}kubeadm certs check-expiration`];
     }),

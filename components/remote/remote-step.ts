@@ -3,20 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import * as os from "node:os";
 import type { HostModel } from "../config";
 import { withoutPromiseStacks } from "./declare";
-import { commandLine, secretLines } from "./shell";
+import { stepInvocation, withRevisions } from "./invocation";
+import { secretLines } from "./shell";
 import type { StepSpec } from "./step";
 
 export interface ConnectionSettings {
   /** The secret key from `cluster:sshPrivateKey`, if set. */
   privateKey?: pulumi.Output<string>;
-  /** Reads a key file named by `privateKeyPath` (injected so tests need no files). */
-  readKeyFile: (path: string) => string;
+  /** Reads a key file named by `privateKeyPath` (injected so tests need no files); undefined in a preview without the file. */
+  readKeyFile: (path: string) => string | undefined;
 }
 
 export function hostConnection(host: HostModel, settings: ConnectionSettings): command.types.input.remote.ConnectionArgs {
-  const privateKey = host.ssh.privateKeyPath
-    ? pulumi.secret(settings.readKeyFile(host.ssh.privateKeyPath.replace(/^~(?=\/)/, os.homedir())))
-    : settings.privateKey;
+  const keyFromFile = host.ssh.privateKeyPath ? settings.readKeyFile(host.ssh.privateKeyPath.replace(/^~(?=\/)/, os.homedir())) : undefined;
+  const privateKey = keyFromFile !== undefined ? pulumi.secret(keyFromFile) : host.ssh.privateKeyPath ? undefined : settings.privateKey;
   return {
     host: host.address,
     port: host.ssh.port,
@@ -29,25 +29,30 @@ export function hostConnection(host: HostModel, settings: ConnectionSettings): c
   };
 }
 
-/** stdin values already made, per secrets map and list of names: steps that read the same secrets share one. */
-const stdinCache = new WeakMap<Readonly<Record<string, pulumi.Output<string>>>, Map<string, pulumi.Output<string>>>();
+/** Secret lines already made, per secrets map and list of names: steps that read the same secrets share one. */
+const secretLinesCache = new WeakMap<Readonly<Record<string, pulumi.Output<string>>>, Map<string, pulumi.Output<string>>>();
 
-/** Secret values arrive on stdin as "NAME=base64" lines, in the order the script reads them. */
-export function stdinFor(names: readonly string[], secrets: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Output<string> | undefined {
-  if (names.length === 0) return undefined;
+/** The "NAME=base64" lines of the named secrets, in the order the script reads them (one secret Output per list of names). */
+export function secretLinesFor(names: readonly string[], secrets: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Output<string> {
   const key = names.join(",");
-  const cached = stdinCache.get(secrets)?.get(key);
+  const cached = secretLinesCache.get(secrets)?.get(key);
   if (cached) return cached;
   const values = names.map((name) => {
     const value = secrets[name];
     if (!value) throw new Error(`no secret named "${name}" is defined`);
     return value;
   });
-  const stdin = pulumi.secret(pulumi.all(values).apply((resolved) => secretLines(names, resolved)));
-  const known = stdinCache.get(secrets) ?? new Map<string, pulumi.Output<string>>();
-  known.set(key, stdin);
-  stdinCache.set(secrets, known);
-  return stdin;
+  const lines = pulumi.secret(pulumi.all(values).apply((resolved) => secretLines(names, resolved)));
+  const known = secretLinesCache.get(secrets) ?? new Map<string, pulumi.Output<string>>();
+  known.set(key, lines);
+  secretLinesCache.set(secrets, known);
+  return lines;
+}
+
+/** A step's stdin: its scripts (invocation.ts), then its secret lines; secret as a whole when it carries any. */
+export function stdinFor(scripts: string, names: readonly string[], secrets: Readonly<Record<string, pulumi.Output<string>>>): pulumi.Input<string> {
+  if (names.length === 0) return scripts;
+  return secretLinesFor(names, secrets).apply((lines) => scripts + lines);
 }
 
 /** The @pulumi/command release whose plugin runs the steps (what `command.remote.Command` asks the engine for). */
@@ -97,10 +102,11 @@ export class RemoteCommand extends pulumi.CustomResource {
 }
 
 /**
- * The one place a remote step is declared. The script is the create command, which the
- * provider also runs on an update (no `update` given): scripts converge, so a changed script
- * re-runs in place instead of replacing the step (whose delete would undo what the new create
- * just did). Not repeating it as `update` keeps one copy of each script in the state.
+ * The one place a remote step is declared, with the command strings and stdin of
+ * `stepInvocation`. The create command is also what the provider runs on an update (no `update`
+ * given): scripts converge, so a changed script re-runs in place instead of replacing the step
+ * (whose delete would undo what the new create just did). A changed script changes the create
+ * command (its length and digest are in it), so the update is planned on the step itself.
  */
 export function remoteStep(
   spec: StepSpec,
@@ -121,16 +127,15 @@ export function remoteStep(
     rerunOn?: pulumi.Input<unknown>[];
   },
 ): RemoteCommand {
-  const script = commandLine(spec.script, args.sudo);
+  const invocation = stepInvocation(spec, args.sudo);
   const rerunOn = args.rerunOn ?? [];
-  const withRevisions = (values: unknown[]) => `: kop-applied-revisions ${values.map(String).join(" ")}\n${script}`;
   // One value (a step's ManagedFiles revision) needs no pulumi.all: one Output less per step.
   const run =
     rerunOn.length === 1
-      ? (pulumi.output(rerunOn[0]) as pulumi.Output<unknown>).apply((value) => withRevisions([value]))
+      ? (pulumi.output(rerunOn[0]) as pulumi.Output<unknown>).apply((value) => withRevisions(invocation.create, [value]))
       : rerunOn.length > 1
-        ? pulumi.all(rerunOn).apply(withRevisions)
-        : script;
+        ? pulumi.all(rerunOn).apply((values) => withRevisions(invocation.create, values))
+        : invocation.create;
   const handlesSecrets = spec.secrets.length > 0 || spec.output === "secret";
   return withoutPromiseStacks(
     () =>
@@ -139,8 +144,8 @@ export function remoteStep(
         {
           connection: args.connection,
           create: run,
-          delete: spec.deleteScript ? commandLine(spec.deleteScript, args.sudo) : undefined,
-          stdin: stdinFor(spec.secrets, args.secrets),
+          delete: invocation.delete,
+          stdin: stdinFor(invocation.scripts, spec.secrets, args.secrets),
           addPreviousOutputInEnv: false,
           logging: handlesSecrets ? "none" : undefined,
         },

@@ -80,16 +80,6 @@ export function script(description: string, body: string, secrets: readonly stri
     .join("\n");
 }
 
-/**
- * The command line remote.Command runs: the script travels inside the command (so
- * `pulumi preview --diff` shows it), stdin stays free for secrets.
- */
-export function commandLine(scriptText: string, sudo: boolean): string {
-  const marker = heredocMarker(scriptText);
-  const runner = sudo ? "sudo -n bash" : "bash";
-  return `${runner} -c "$(cat <<'${marker}'\n${scriptText}${marker}\n)"`;
-}
-
 /** What a step's stdin carries: one "NAME=base64" line per secret, in the order the script reads them (kop_secret). */
 export function secretLines(names: readonly string[], values: readonly string[]): string {
   return names.map((name, i) => `${name}=${Buffer.from(values[i], "utf8").toString("base64")}\n`).join("");

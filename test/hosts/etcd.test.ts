@@ -22,7 +22,7 @@ import { etcdMemberId } from "../../components/etcd/plan";
 import { planCluster } from "../../components/plan";
 import type { ClusterPlan, StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
-import { applyStep, fingerprintScript, stdinLines } from "./steps";
+import { applyStep, execStep, fingerprintScript, stdinLines } from "./steps";
 
 const CP = "cp1";
 const MEMBERS = ["e1", "e2", "e3", "e4", "e5"];
@@ -287,7 +287,7 @@ describe("external etcd on real Debian 12 hosts", () => {
         "etcd Version: 3.4.23\netcdctl version: 3.4.23\netcd",
       );
       expect(mirror.requests).toEqual(["/releases/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz", "/releases/v3.4.23/SHA256SUMS"]);
-      const tampered = await env.run("e2", release("3.4.24").script);
+      const tampered = await execStep(env, release("3.4.24"));
       expect(tampered.code).not.toBe(0);
       expect(tampered.stderr).toContain("etcd-v3.4.24-linux-amd64.tar.gz does not match its SHA256SUMS entry");
       await applyStep(env, install, { which: "delete", secrets: outputs });

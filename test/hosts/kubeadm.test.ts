@@ -18,7 +18,7 @@ import { modelFromObject, type ClusterModel } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startTestHosts, type FakeAptRepo, type TestHosts } from "./harness";
-import { applyStep } from "./steps";
+import { applyStep, execStep } from "./steps";
 
 const HOSTS = ["cp1", "cp2", "w1"];
 const SECRETS: Record<string, string> = {
@@ -270,11 +270,11 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
 
   it("refuses at run time to skip a minor version or go back, before any package moves", async () => {
     await fakeApi("cp1", "echo 1.28.15 >$S/version");
-    const skip = await env.run("cp1", step("1.30.10", "cp1/kubeadm-upgrade").script);
+    const skip = await execStep(env, step("1.30.10", "cp1/kubeadm-upgrade"), { secrets: SECRETS });
     expect(skip.code).not.toBe(0);
     expect(skip.stderr).toContain("the cluster runs 1.28.15; 1.30.10 skips minor version 1.29: set cluster:kubernetes.version to 1.29.x first");
     await fakeApi("cp1", "echo 1.30.10 >$S/version");
-    const back = await env.run("cp1", step("1.29.14", "cp1/kubeadm-upgrade").script);
+    const back = await execStep(env, step("1.29.14", "cp1/kubeadm-upgrade"), { secrets: SECRETS });
     expect(back.code).not.toBe(0);
     expect(back.stderr).toContain("going back to 1.29.14 is a downgrade");
     expect(await sh("cp1", "kubeadm version -o short")).toBe("v1.30.10");
@@ -284,7 +284,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
     await fakeApi("cp1", "touch $S/fail-image-pull");
     const mirrored = planOf(modelAt("1.30.10", { mirrors: { kubernetesPackages: repo.baseUrl, imageRepository: "registry.unreachable.test/k8s" } }));
     await apply(mirrored.get("cp1/kubeadm-config")!);
-    const r = await env.run("cp1", mirrored.get("cp1/kubeadm-upgrade")!.script);
+    const r = await execStep(env, mirrored.get("cp1/kubeadm-upgrade")!, { secrets: SECRETS });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("cannot pull the control-plane images from registry.unreachable.test/k8s: check cluster:mirrors.imageRepository");
     expect((await calls("cp1")).slice(-1)[0]).toMatch(/^kubeadm config images pull/);
@@ -294,7 +294,7 @@ describe("kubeadm lifecycle scripts on real hosts, with stand-in kubeadm/kubectl
 
   it("a drain blocked by a disruption budget stops the removal with the timeout's key", async () => {
     await fakeApi("cp1", "touch $S/drain-blocked");
-    const r = await env.run("cp1", step("1.30.10", "w1/node").deleteScript!);
+    const r = await execStep(env, step("1.30.10", "w1/node"), { secrets: SECRETS, which: "delete" });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("draining w1 did not finish within 60s (cluster:lifecycle.drainTimeoutSeconds)");
     await fakeApi("cp1", "rm $S/drain-blocked; rm -f $S/nodes/w1/unschedulable");

@@ -15,7 +15,7 @@ import { planEngine } from "../../components/plan";
 import { NODE_PREP_PARTS, nodePrepId, UNDO_DIR } from "../../components/remote/bundle";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startTestHosts, type TestHosts } from "./harness";
-import { applyStep, fingerprintScript, shellOn } from "./steps";
+import { applyStep, execStep, fingerprintScript, shellOn } from "./steps";
 
 const HOST = "prep1";
 
@@ -104,7 +104,7 @@ describe("node-prep: a host's preparation chain as one step, on a real Debian 12
     await sh("apt-mark unhold kubeadm kubelet kubectl >/dev/null && apt-get purge -y -q kubeadm kubelet kubectl >/dev/null 2>&1");
     const port = Number(new URL(repo.baseUrl).port);
     await repo.stop();
-    const failed = await env.run(HOST, bumped.script, { timeoutMs: 600_000 });
+    const failed = await execStep(env, bumped);
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).toMatch(/kop: ERROR: kube-packages failed \(exit \d+\): nothing after it ran; the next run starts again at kube-packages/);
     expect(ran(failed.stderr)).toEqual(["kube-packages"]);

@@ -2,13 +2,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "vitest";
+import { stepInvocation } from "../../components/remote/invocation";
 import { secretLines } from "../../components/remote/shell";
 import type { StepSpec } from "../../components/remote/step";
 import { stepKind, type StepTiming } from "../../scripts/bench/durations";
 
-/** What the hosts tier needs from the harness: run a script on a host. */
+type RunResult = Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** What the hosts tier needs from the harness: run a script on a host, or send one exact SSH exec request. */
 export interface ScriptRunner {
-  run(host: string, script: string, opts?: { stdin?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  run(host: string, script: string, opts?: { stdin?: string; timeoutMs?: number }): RunResult;
+  exec(host: string, command: string, opts?: { stdin?: string; timeoutMs?: number }): RunResult;
 }
 
 /** stdin exactly as components/remote/remote-step.ts sends it: one "NAME=base64" line per secret. */
@@ -68,21 +72,38 @@ function startTiming(step: StepSpec, which: "create" | "delete"): (ms?: number) 
   };
 }
 
-/** Runs a step's create (or delete) script like the engine does; throws with the script's output on failure. */
+/**
+ * Runs a step exactly as the command provider does: the step's create (or delete) command string
+ * from `stepInvocation`, the same function the program declares it with, sent byte for byte as the
+ * command of one SSH exec request, with the step's stdin (its scripts, then its secret lines).
+ * `sudo` is the program's rule for the login user (runsWithSudo); the test hosts log in as root.
+ * Returns whatever the run gave, a failure included.
+ */
+export function execStep(
+  runner: ScriptRunner,
+  step: StepSpec,
+  opts: { secrets?: Record<string, string>; which?: "create" | "delete"; timeoutMs?: number; sudo?: boolean } = {},
+): RunResult {
+  const which = opts.which ?? "create";
+  const invocation = stepInvocation(step, opts.sudo ?? false);
+  const command = which === "create" ? invocation.create : invocation.delete;
+  if (!command) throw new Error(`step ${step.id} has no ${which} script`);
+  const stdin = invocation.scripts + stdinLines(step.secrets, opts.secrets ?? {});
+  return runner.exec(step.host, command, { stdin, timeoutMs: opts.timeoutMs ?? 600_000 });
+}
+
+/** execStep, timed (KOP_STEP_TIMINGS), throwing with the step's output when it fails. */
 export async function applyStep(
   runner: ScriptRunner,
   step: StepSpec,
-  opts: { secrets?: Record<string, string>; which?: "create" | "delete"; timeoutMs?: number } = {},
+  opts: { secrets?: Record<string, string>; which?: "create" | "delete"; timeoutMs?: number; sudo?: boolean } = {},
 ): Promise<{ stdout: string; stderr: string; ms: number }> {
   const which = opts.which ?? "create";
-  const text = which === "create" ? step.script : step.deleteScript;
-  if (!text) throw new Error(`step ${step.id} has no ${which} script`);
-  const stdin = stdinLines(step.secrets, opts.secrets ?? {});
   const record = TIMINGS_FILE ? startTiming(step, which) : undefined;
   const started = Date.now();
   let result: Awaited<ReturnType<ScriptRunner["run"]>>;
   try {
-    result = await runner.run(step.host, text, { stdin, timeoutMs: opts.timeoutMs ?? 600_000 });
+    result = await execStep(runner, step, opts);
   } catch (e) {
     record?.();
     throw e;

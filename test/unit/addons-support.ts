@@ -59,7 +59,6 @@ export async function runAddons(model: ClusterModel, opts: AddonsRunOptions = {}
       preview: opts.preview ?? true,
       outputs: (type) => {
         if (type === "random:index/randomPassword:RandomPassword") return { result: opts.newStack ? UNKNOWN : MOCK_PASSWORD };
-        if (type === "random:index/randomBytes:RandomBytes") return { base64: opts.newStack ? UNKNOWN : "bWVtYmVybGlzdA==" };
         if (type === "kubernetes:core/v1:Secret") return { data: { token: Buffer.from("admin-token").toString("base64") } };
         return undefined;
       },

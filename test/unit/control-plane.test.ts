@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { loadStackFile, type ClusterModel } from "../../components/config";
 import { isSecretValue, reveal, type ResourceGraph } from "../../scripts/lib/mock-program";
 import { haSection, model } from "./fixtures";
-import { changedParts, clusterGraph, nodePrepParts } from "./mock-cluster";
+import { changedParts, clusterGraph, nodePrepParts, stepScripts } from "./mock-cluster";
 
 /**
  * The kubeadm layers under Pulumi mocks: the ordering the engine sees, and what `pulumi preview`
@@ -65,7 +65,8 @@ const KUBEADM_STEP = /\/(kubeadm-config|kubeadm-init|cluster-ca-hash|admin-kubec
 const stepsOnly = (names: string[]) => names.filter((n) => /^[^/]+\/[^/]+$/.test(n) || n === "lifecycle-guard");
 const kubeadmOnly = (names: string[]) => names.filter((n) => KUBEADM_STEP.test(n) || n === "lifecycle-guard");
 const withVersion = (section: Record<string, any>, version: string) => ({ ...section, kubernetes: { ...section.kubernetes, version } });
-const command = (g: ResourceGraph, name: string, which: "create" | "delete") => String(reveal(g.byName(name).inputs[which]));
+/** The script a step's create or delete runs (it travels on the step's stdin). */
+const command = (g: ResourceGraph, name: string, which: "create" | "delete") => stepScripts(g.byName(name))[which];
 
 describe("kubeadm ordering under Pulumi mocks", () => {
   it("runs kubeadm init after the runtime, the packages, the load balancer and external etcd (prod stack)", async () => {
@@ -241,9 +242,15 @@ describe("what pulumi preview plans for lifecycle changes", () => {
     const token = "mockedsecretvalue.mockedsecretvalue";
     const key = "00".repeat(32);
     for (const r of graph.custom.filter((c) => c.type === "command:remote:Command")) {
-      for (const field of ["create", "update", "delete"]) {
-        const text = String(reveal(r.inputs[field]) ?? "");
-        expect(text.includes("mockedsecretvalue") || text.includes(key), `${r.name}.${field}`).toBe(false);
+      const scripts = stepScripts(r);
+      for (const [field, text] of [
+        ["create", String(reveal(r.inputs.create))],
+        ["update", String(reveal(r.inputs.update) ?? "")],
+        ["delete", String(reveal(r.inputs.delete) ?? "")],
+        ["create script", scripts.create],
+        ["delete script", scripts.delete],
+      ]) {
+        expect(text.includes("mockedsecretvalue") || text.includes(key), `${r.name}: ${field}`).toBe(false);
       }
     }
     for (const name of ["cp1/kubeadm-init", "cp2/kubeadm-join", "w1/kubeadm-join", "cp1/worker-admission", "cp2/admit"]) {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config";
+import { planEngine } from "../../components/plan";
 import { isSecretValue } from "../../scripts/lib/mock-program";
 import { haSection, model } from "./fixtures";
 import { changedParts, clusterGraph, graphDiff, nodePrepParts } from "./mock-cluster";
@@ -70,12 +71,17 @@ describe("cluster graph under Pulumi mocks", () => {
     const connection = prep.inputs.connection as Record<string, unknown>;
     expect(isSecretValue(connection) || isSecretValue(connection.privateKey)).toBe(true);
     expect(graph.byName("bootstrap-token-id").type).toBe("random:index/randomPassword:RandomPassword");
-    expect(graph.byName("certificate-key").type).toBe("random:index/randomBytes:RandomBytes");
+    // No RandomBytes anywhere: its resource id is its value, in plain text in the state.
+    expect(graph.byName("certificate-key").type).toBe("random:index/randomPassword:RandomPassword");
+    expect(graph.byName("certificate-key").inputs).toMatchObject({ length: 64, upper: false, lower: false, numeric: true, overrideSpecial: "abcdef" });
+    expect(graph.custom.filter((r) => r.type.startsWith("random:") && r.type !== "random:index/randomPassword:RandomPassword").map((r) => r.name)).toEqual([]);
     for (const [name, value] of Object.entries(graph.result.secrets)) {
       expect(await pulumi.isSecret(value), `secret ${name}`).toBe(true);
     }
     expect(Object.keys(graph.result.secrets)).toEqual(expect.arrayContaining(["bootstrap_token", "certificate_key", "vrrp_auth"]));
-    for (const r of graph.custom.filter((r) => r.type === "command:remote:Command" && r.inputs.stdin !== undefined)) {
+    const readsSecrets = new Set(planEngine(model(haSection(1))).steps.filter((s) => s.secrets.length > 0).map((s) => s.id));
+    expect(readsSecrets.size).toBeGreaterThan(0);
+    for (const r of graph.custom.filter((r) => r.type === "command:remote:Command" && readsSecrets.has(r.name))) {
       expect(isSecretValue(r.inputs.stdin), `${r.name} stdin`).toBe(true);
       expect(r.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
       expect(r.inputs.logging).toBe("none");

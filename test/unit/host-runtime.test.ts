@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { hostsEntries } from "../../components/host/hosts-file";
 import { kernelModules, renderOsPrep, requiredPorts, sysctls } from "../../components/host/prep";
 import { planKubePackages, kubernetesRepository } from "../../components/kube-packages/plan";
-import { commandLine, putFile, script } from "../../components/remote/shell";
+import { putFile, script } from "../../components/remote/shell";
 import { noProxyList, renderDaemonJson, renderProxyDropIn } from "../../components/runtime/docker";
 import { planRuntime, runtimeConfigFiles } from "../../components/runtime/plan";
 import { devSection, haSection, model } from "./fixtures";
@@ -163,10 +163,5 @@ describe("script building blocks", () => {
     expect(text).not.toContain("TOPSECRET");
     expect(text).toContain('printf \'%s\' "$SECRET_x" | kop_put');
     expect(script("t", "echo hi", ["x"])).toContain("kop_secret x");
-  });
-
-  it("wraps scripts for sudo without touching stdin", () => {
-    expect(commandLine("echo hi\n", true)).toMatch(/^sudo -n bash -c "\$\(cat <<'KOP_EOF_[0-9a-f]+'\necho hi\nKOP_EOF_[0-9a-f]+\n\)"$/);
-    expect(commandLine("echo hi\n", false).startsWith("bash -c")).toBe(true);
   });
 });

@@ -53,6 +53,12 @@ export interface TestHosts {
   host(name: string): TestHost;
   /** Runs a bash script on a host over ssh; never throws for a non-zero exit (255 = ssh could not connect). */
   run(name: string, script: string, opts?: RunOptions): Promise<RunResult>;
+  /**
+   * Sends `command` as the command of one SSH exec request, byte for byte (the login user's shell
+   * runs it with -c), with `stdin`: what the command provider does with a step's create or delete
+   * string. Never throws for a non-zero exit.
+   */
+  exec(name: string, command: string, opts?: RunOptions): Promise<RunResult>;
   /** Copies a local file to the host (mode: the local file's unless given). */
   copy(name: string, localPath: string, remotePath: string, mode?: number): Promise<void>;
   writeFile(name: string, remotePath: string, content: string | Buffer, mode?: number): Promise<void>;
@@ -243,15 +249,10 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     return h;
   };
 
-  const run = (name: string, script: string, runOpts: RunOptions = {}): Promise<RunResult> => {
+  /** One SSH exec request: `command` is the request's command (ssh passes a single argument on unchanged). */
+  const sshExec = (name: string, command: string, input: Buffer[], timeoutMs: number): Promise<RunResult> => {
     const h = host(name);
-    const scriptBuf = Buffer.from(script, "utf8");
-    // The script travels on stdin ahead of the caller's stdin: the remote side
-    // takes exactly its length with head -c (which never reads past it), so
-    // scripts of any size work and the rest of stdin is the script's own.
-    const remote = `f=$(mktemp /tmp/kop-script.XXXXXX) && head -c ${scriptBuf.length} >"$f" && bash "$f"; rc=$?; rm -f "$f"; exit $rc`;
-    const args = [...SSH_OPTS, "-i", h.privateKeyPath, "-p", String(h.port), `${h.user}@${h.address}`, remote];
-    const timeoutMs = runOpts.timeoutMs ?? 600_000;
+    const args = [...SSH_OPTS, "-i", h.privateKeyPath, "-p", String(h.port), `${h.user}@${h.address}`, "--", command];
     return new Promise((resolve, reject) => {
       const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
       const out: Buffer[] = [];
@@ -271,17 +272,30 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
       child.on("close", (code, signal) => {
         clearTimeout(timer);
         let stderr = Buffer.concat(err).toString("utf8");
-        if (timedOut) stderr += `\n[harness] ${name}: script timed out after ${timeoutMs} ms (local ssh killed)\n`;
+        if (timedOut) stderr += `\n[harness] ${name}: command timed out after ${timeoutMs} ms (local ssh killed)\n`;
         resolve({
           code: timedOut ? 124 : (code ?? (signal ? 128 : 1)),
           stdout: Buffer.concat(out).toString("utf8"),
           stderr,
         });
       });
-      child.stdin.write(scriptBuf);
-      if (runOpts.stdin !== undefined) child.stdin.write(runOpts.stdin);
+      for (const chunk of input) child.stdin.write(chunk);
       child.stdin.end();
     });
+  };
+
+  const stdinOf = (runOpts: RunOptions): Buffer[] => (runOpts.stdin === undefined ? [] : [Buffer.from(runOpts.stdin)]);
+
+  const exec = (name: string, command: string, runOpts: RunOptions = {}): Promise<RunResult> =>
+    sshExec(name, command, stdinOf(runOpts), runOpts.timeoutMs ?? 600_000);
+
+  const run = (name: string, script: string, runOpts: RunOptions = {}): Promise<RunResult> => {
+    const scriptBuf = Buffer.from(script, "utf8");
+    // The script travels on stdin ahead of the caller's stdin: the remote side
+    // takes exactly its length with head -c (which never reads past it), so
+    // scripts of any size work and the rest of stdin is the script's own.
+    const remote = `f=$(mktemp /tmp/kop-script.XXXXXX) && head -c ${scriptBuf.length} >"$f" && bash "$f"; rc=$?; rm -f "$f"; exit $rc`;
+    return sshExec(name, remote, [scriptBuf, ...stdinOf(runOpts)], runOpts.timeoutMs ?? 600_000);
   };
 
   const writeFile = async (name: string, remotePath: string, content: string | Buffer, mode = 0o644): Promise<void> => {
@@ -316,6 +330,7 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     bootMs,
     host,
     run,
+    exec,
     copy,
     writeFile,
     async stopHost(name) {
