@@ -49,6 +49,10 @@ fi
 
 started=$(date +%s)
 work="$root/work-${release}"
+# Half-built directories of this release (an interrupted build, an older recipe) go.
+for stale in "$root/${release}-"*; do
+  if [ -d "$stale" ] && [ ! -f "$stale/.complete" ]; then rm -rf "$stale"; fi
+done
 rm -rf "$out" "$work"
 mkdir -p "$out/bin" "$out/cni" "$out/images" "$work"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -62,10 +66,12 @@ quiet() {
 
 # build_module VERSION DEST PACKAGE...: a throwaway module that requires the packages' module at
 # VERSION (go get without a version would take the newest) and builds them into DEST.
+# PINS (module@version ...) raises dependencies whose required version the proxy does not serve.
 build_module() {
   local version=$1 dest=$2; shift 2
   local dir="$work/mod-${1//\//_}-${version}" p got=()
   for p in "$@"; do got+=("$p@$version"); done
+  for p in ${PINS:-}; do got+=("$p"); done
   mkdir -p "$dir"
   (cd "$dir" && rm -f go.mod go.sum && go mod init kop-build >/dev/null 2>&1 \
     && quiet go get "${got[@]}" && go build -trimpath -ldflags "-s -w" -o "$dest/" "$@")
@@ -151,7 +157,12 @@ build_module "${CNI_PLUGINS_VERSION}" "$out/cni" \
 log "building the flannel CNI plugin (containernetworking/plugins ${FLANNEL_CNI_VERSION})"
 build_module "${FLANNEL_CNI_VERSION}" "$out/cni" github.com/containernetworking/plugins/plugins/meta/flannel
 log "building flanneld ${FLANNEL_VERSION}"
-build_module "${FLANNEL_VERSION}" "$work/flannel-bin" github.com/flannel-io/flannel
+# flanneld links every backend; the Tencent Cloud SDK module it requires is not served at that
+# version: the oldest served one above it stands in (only the tencentvpc backend uses it).
+tencent=github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common
+tencent_version=$(cd "$work" && GOFLAGS='' go list -m -versions "$tencent" | tr ' ' '\n' | grep '^v1\.3\.' | awk -F. '$3 >= 79' | head -n1)
+[ -n "$tencent_version" ] || { echo "$0: no $tencent at v1.3.79 or later is served: flanneld cannot be built" >&2; exit 1; }
+PINS="$tencent@$tencent_version" build_module "${FLANNEL_VERSION}" "$work/flannel-bin" github.com/flannel-io/flannel
 mv "$work/flannel-bin/flannel" "$out/bin/flanneld"
 log "building metrics-server ${METRICS_SERVER_VERSION}"
 build_module "${METRICS_SERVER_VERSION}" "$out/bin" sigs.k8s.io/metrics-server/cmd/metrics-server
