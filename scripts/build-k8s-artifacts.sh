@@ -129,7 +129,8 @@ done
 # What this kubeadm deploys: the etcd, CoreDNS and pause tags.
 images=$("$out/bin/kubeadm" config images list --kubernetes-version "$release" --image-repository kop.invalid)
 tag_of() { echo "$images" | sed -n "s#^kop.invalid/$1:##p"; }
-etcd_tag=$(tag_of etcd); coredns_tag=$(tag_of coredns/coredns); pause_tag=$(tag_of pause)
+# With an image repository of its own, kubeadm names CoreDNS <repository>/coredns, not coredns/coredns.
+etcd_tag=$(tag_of etcd); coredns_tag=$(tag_of coredns); pause_tag=$(tag_of pause)
 if [ -z "$etcd_tag" ] || [ -z "$coredns_tag" ] || [ -z "$pause_tag" ]; then
   echo "$0: cannot read etcd/CoreDNS/pause tags from: $images" >&2; exit 1
 fi
@@ -162,7 +163,8 @@ log "building flanneld ${FLANNEL_VERSION}"
 tencent=github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common
 tencent_version=$(cd "$work" && GOFLAGS='' go list -m -versions "$tencent" | tr ' ' '\n' | grep '^v1\.3\.' | awk -F. '$3 >= 79' | head -n1)
 [ -n "$tencent_version" ] || { echo "$0: no $tencent at v1.3.79 or later is served: flanneld cannot be built" >&2; exit 1; }
-PINS="$tencent@$tencent_version" build_module "${FLANNEL_VERSION}" "$work/flannel-bin" github.com/flannel-io/flannel
+# Its udp backend is cgo, as upstream builds it: the image carries the C library and the loader.
+CGO_ENABLED=1 PINS="$tencent@$tencent_version" build_module "${FLANNEL_VERSION}" "$work/flannel-bin" github.com/flannel-io/flannel
 mv "$work/flannel-bin/flannel" "$out/bin/flanneld"
 log "building metrics-server ${METRICS_SERVER_VERSION}"
 build_module "${METRICS_SERVER_VERSION}" "$out/bin" sigs.k8s.io/metrics-server/cmd/metrics-server
@@ -207,14 +209,15 @@ rootfs_with() {
   echo "$r"
 }
 
-# iptables for kube-proxy and flanneld: xtables-nft-multi, its extensions, every library they load, the loader.
+# iptables for kube-proxy and flanneld: xtables-nft-multi, its extensions, every library they (and
+# the further binaries given) load, the loader.
 add_iptables() {
-  local r=$1 f lib
+  local r=$1 f lib; shift
   mkdir -p "$r/usr/sbin" "$r/usr/lib/x86_64-linux-gnu/xtables" "$r/lib64"
   cp /usr/sbin/xtables-nft-multi "$r/usr/sbin/"
   for f in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf xtables-nft-multi "$r/usr/sbin/$f"; done
   cp /usr/lib/x86_64-linux-gnu/xtables/*.so "$r/usr/lib/x86_64-linux-gnu/xtables/"
-  for lib in $(ldd /usr/sbin/xtables-nft-multi /usr/lib/x86_64-linux-gnu/xtables/*.so 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  for lib in $(ldd /usr/sbin/xtables-nft-multi /usr/lib/x86_64-linux-gnu/xtables/*.so "$@" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
     mkdir -p "$r$(dirname "$lib")"
     cp -L "$lib" "$r$lib"
   done
@@ -230,12 +233,12 @@ r=$(rootfs_with kube-proxy "$out/bin/kube-proxy"); add_iptables "$r"
 make_image "registry.k8s.io/kube-proxy:${release}" "$r" '["/usr/local/bin/kube-proxy"]'
 make_image "registry.k8s.io/etcd:${etcd_tag}" "$(rootfs_with etcd "$out/bin/etcd")" '["/usr/local/bin/etcd"]'
 r=$(rootfs_with coredns); cp "$out/bin/coredns" "$r/coredns"
-make_image "registry.k8s.io/coredns/coredns:${coredns_tag}" "$r" '["/coredns"]'
+make_image "registry.k8s.io/coredns:${coredns_tag}" "$r" '["/coredns"]'
 r=$(rootfs_with pause); cp "$out/bin/pause" "$r/pause"
 make_image "registry.k8s.io/pause:${pause_tag}" "$r" '["/pause"]'
 r=$(rootfs_with metrics-server); cp "$out/bin/metrics-server" "$r/metrics-server"
 make_image "registry.k8s.io/metrics-server/metrics-server:${METRICS_SERVER_VERSION}" "$r" '["/metrics-server"]'
-r=$(rootfs_with flannel); mkdir -p "$r/opt/bin"; cp "$out/bin/flanneld" "$r/opt/bin/"; add_iptables "$r"
+r=$(rootfs_with flannel); mkdir -p "$r/opt/bin"; cp "$out/bin/flanneld" "$r/opt/bin/"; add_iptables "$r" "$out/bin/flanneld"
 cp /bin/busybox "$r/bin/"; for f in cp sh; do ln -sf busybox "$r/bin/$f"; done
 make_image "ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}" "$r" '["/opt/bin/flanneld"]'
 r=$(rootfs_with flannel-cni-plugin); cp "$out/cni/flannel" "$r/flannel"
