@@ -217,7 +217,7 @@ add_iptables() {
   cp /usr/sbin/xtables-nft-multi "$r/usr/sbin/"
   for f in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf xtables-nft-multi "$r/usr/sbin/$f"; done
   cp /usr/lib/x86_64-linux-gnu/xtables/*.so "$r/usr/lib/x86_64-linux-gnu/xtables/"
-  for lib in $(ldd /usr/sbin/xtables-nft-multi /usr/lib/x86_64-linux-gnu/xtables/*.so "$@" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  for lib in $(ldd /usr/sbin/xtables-nft-multi /usr/lib/x86_64-linux-gnu/xtables/*.so "$@" 2>/dev/null | grep -o '/[^ ]*\.so[^ :]*' | sort -u); do
     mkdir -p "$r$(dirname "$lib")"
     cp -L "$lib" "$r$lib"
   done
