@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Three tiers: unit (mocks + renderers checked by real tools), hosts (real test hosts), engine (real pulumi).
+// Four tiers: unit (mocks + renderers checked by real tools), hosts (real test hosts), cluster (a real
+// Kubernetes cluster on test hosts), engine (real pulumi).
 export default defineConfig({
   test: {
     projects: [
@@ -18,6 +19,17 @@ export default defineConfig({
         test: {
           name: "hosts",
           include: ["test/hosts/**/*.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+          pool: "forks",
+        },
+      },
+      {
+        test: {
+          name: "cluster",
+          include: ["test/cluster/**/*.test.ts"],
+          globalSetup: ["test/cluster/global-setup.ts"],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,

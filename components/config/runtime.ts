@@ -18,6 +18,12 @@ export const runtimeSchema = z.strictObject({
       runcVersion: semver().default("1.5.3"),
       /** containerd.io package version pin for source docker-ce (apt version string, e.g. "2.2.1-1~debian.13~trixie"); latest when unset. */
       packageVersion: z.string().regex(/^[0-9][0-9A-Za-z.+~:-]*$/, "is not a Debian package version like 2.2.1-1~debian.13~trixie").optional(),
+      /**
+       * containerd keeps containers' oom_score_adj at or above its own (CRI restrict_oom_score_adj):
+       * for hosts that are themselves containers without CAP_SYS_RESOURCE (LXC, systemd-nspawn),
+       * where the pause container's -998 would fail to start every pod.
+       */
+      restrictOomScoreAdj: z.boolean().default(false),
     })
     .prefault({}),
   docker: z

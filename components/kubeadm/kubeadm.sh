@@ -331,7 +331,7 @@ kop_slot_release() {
 # ipsets, kube-proxy's nftables tables, kubelet mounts, /etc/kubernetes, /var/lib/kubelet, the CNI configuration and (stacked
 # etcd) the etcd data directory.
 kop_teardown() {
-  local cri=$1 etcd_dir=${2:-} link chain_pattern family m set had_ipvs=0
+  local cri=$1 etcd_dir=${2:-} link chain_pattern family m set dir had_ipvs=0
   if ip link show kube-ipvs0 >/dev/null 2>&1; then had_ipvs=1; fi
   if command -v kubeadm >/dev/null 2>&1; then
     kubeadm reset -f --cri-socket "$cri" || kop_log "kubeadm reset reported errors; cleaning up by hand"
@@ -358,7 +358,10 @@ kop_teardown() {
   if command -v ipset >/dev/null 2>&1; then
     for set in $(ipset list -n 2>/dev/null | grep '^KUBE-'); do ipset destroy "$set" 2>/dev/null || true; done
   fi
-  rm -rf /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /var/lib/cni /run/flannel /var/lib/calico /var/run/calico
-  if [ -n "$etcd_dir" ]; then rm -rf "$etcd_dir"; fi
+  # A directory on a disk of its own (a mount point, as /var/lib/kubelet or /var/lib/etcd often are)
+  # is emptied: removing it fails with "Device or resource busy".
+  for dir in /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /var/lib/cni /run/flannel /var/lib/calico /var/run/calico ${etcd_dir:+"$etcd_dir"}; do
+    if mountpoint -q "$dir" 2>/dev/null; then find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; else rm -rf "$dir"; fi
+  done
   rm -f "$KOP_STATE"/kubeadm-*.done "$KOP_STATE"/kubeadm-config.applied
 }

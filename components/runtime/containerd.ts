@@ -26,6 +26,7 @@ function configVersion2(model: ClusterModel): Record<string, unknown> {
     sandbox_image: model.mirrors.sandboxImage,
     containerd: { default_runtime_name: "runc", runtimes: { runc: RUNC } },
     registry: { config_path: CERTS_DIR },
+    ...(model.runtime.containerd.restrictOomScoreAdj ? { restrict_oom_score_adj: true } : {}),
   };
   return { version: 2, plugins: { "io.containerd.grpc.v1.cri": cri } };
 }
@@ -41,6 +42,7 @@ function configVersion3(model: ClusterModel): Record<string, unknown> {
       },
       "io.containerd.cri.v1.runtime": {
         containerd: { default_runtime_name: "runc", runtimes: { runc: RUNC } },
+        ...(model.runtime.containerd.restrictOomScoreAdj ? { restrict_oom_score_adj: true } : {}),
       },
     },
   };

@@ -6,6 +6,7 @@
  *   npm run bench:steps -- --dry-run         # prints what it would write
  *   npm run bench:steps -- --records FILE    # merges the timings of an earlier run (no tests)
  *   npm run bench:steps -- test/hosts/etcd.test.ts   # only these host test files
+ *   npm run bench:steps -- --cluster         # the cluster tier: real kubeadm, kubelet and packages
  *
  * The host tests run under `flock /tmp/kop-hosts.lock` (the test hosts are shared) with
  * KOP_STEP_TIMINGS set, so test/hosts/steps.ts's applyStep appends one record per successful
@@ -44,6 +45,10 @@ const NOT_MEASURED: Record<string, string> = {
   "node-upgrader": STAND_IN_KUBEADM,
 };
 
+/** On the cluster tier (test/cluster) kubeadm, the kubelet and the packages are real: only the bundle stays unmeasured. */
+const NOT_MEASURED_ON_CLUSTER: Record<string, string> = { "node-prep": NOT_MEASURED["node-prep"] };
+const CLUSTER_TESTS = ["test/cluster/cluster.test.ts"];
+
 /** Where what was measured came from, added to the sources. */
 const NOTES: Record<string, string> = {
   "os-prep": "apt-get update and the packages from the Debian 12 mirror the test hosts use (a fresh host has no package lists)",
@@ -51,6 +56,8 @@ const NOTES: Record<string, string> = {
   "lb-install": "haproxy and keepalived from Debian 12's repository",
   "etcd-install": "Debian 12's etcd-server and etcd-client packages (etcd source distro)",
   "keepalived-config": "the step ends when the VIP answers",
+  "kube-packages": "real packages (binaries built from Go modules) from the per-minor repository on the test bridge (cluster tier)",
+  "kubeadm-init": "real kubeadm and control-plane images from the registry on the test bridge (cluster tier)",
   "etcd-member":
     "the slowest runs are members that wait for their peers (the third member of a new cluster, a learner catching up before its promotion)",
 };
@@ -58,31 +65,33 @@ const NOTES: Record<string, string> = {
 interface Args {
   records?: string;
   dryRun: boolean;
+  cluster: boolean;
   tests: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { dryRun: false, tests: [] };
+  const args: Args = { dryRun: false, cluster: false, tests: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--dry-run") args.dryRun = true;
+    else if (a === "--cluster") args.cluster = true;
     else if (a === "--records") args.records = argv[++i];
-    else if (a.startsWith("--")) throw new Error(`unknown option ${a} (known: --dry-run, --records FILE)`);
+    else if (a.startsWith("--")) throw new Error(`unknown option ${a} (known: --dry-run, --cluster, --records FILE)`);
     else args.tests.push(a);
   }
   if (args.records !== undefined && args.tests.length > 0) throw new Error("--records merges an earlier run: give no test files with it");
-  if (args.records === undefined && args.tests.length === 0) args.tests = DEFAULT_TESTS;
+  if (args.records === undefined && args.tests.length === 0) args.tests = args.cluster ? CLUSTER_TESTS : DEFAULT_TESTS;
   return args;
 }
 
 /** Runs the host tests with KOP_STEP_TIMINGS set; returns the records file. */
-function runHostTests(tests: string[]): string {
+function runHostTests(tests: string[], project: "hosts" | "cluster"): string {
   if (process.getuid?.() !== 0) throw new Error("the hosts tier needs root");
   const records = path.join(os.tmpdir(), `kop-step-timings-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
   fs.writeFileSync(records, "");
   const started = Date.now();
-  console.log(`bench:steps: flock ${LOCK} npx vitest run --project hosts ${tests.join(" ")}\n  KOP_STEP_TIMINGS=${records}`);
-  const run = spawnSync("flock", [LOCK, "npx", "vitest", "run", "--project", "hosts", ...tests], {
+  console.log(`bench:steps: flock ${LOCK} npx vitest run --project ${project} ${tests.join(" ")}\n  KOP_STEP_TIMINGS=${records}`);
+  const run = spawnSync("flock", [LOCK, "npx", "vitest", "run", "--project", project, ...tests], {
     cwd: ROOT,
     stdio: "inherit",
     env: { ...process.env, KOP_STEP_TIMINGS: records },
@@ -97,11 +106,12 @@ function runHostTests(tests: string[]): string {
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
-  const recordsFile = args.records ?? runHostTests(args.tests);
+  const recordsFile = args.records ?? runHostTests(args.tests, args.cluster ? "cluster" : "hosts");
   const records = parseStepTimings(fs.readFileSync(recordsFile, "utf8"), recordsFile);
   const raw = JSON.parse(fs.readFileSync(DURATIONS_FILE, "utf8")) as DurationTable;
   parseDurationTable(raw, path.basename(DURATIONS_FILE));
-  const { table, measured, skipped } = mergeStepTimings(raw, records, { notMeasured: NOT_MEASURED, notes: NOTES });
+  const notMeasured = args.cluster ? NOT_MEASURED_ON_CLUSTER : NOT_MEASURED;
+  const { table, measured, skipped } = mergeStepTimings(raw, records, { notMeasured, notes: NOTES });
   parseDurationTable(table, path.basename(DURATIONS_FILE));
 
   const firsts = records.filter((r) => r.first);

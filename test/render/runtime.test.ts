@@ -79,6 +79,23 @@ describe("containerd config is accepted by a real containerd", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("runtime.containerd.restrictOomScoreAdj reaches the CRI plugin (hosts that are containers)", () => {
+    const section = devSection();
+    section.runtime = { containerd: { restrictOomScoreAdj: true } };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-containerd-"));
+    const file = path.join(dir, "config.toml");
+    fs.writeFileSync(file, renderContainerdConfig(model(section)));
+    const dumped = run(containerd1, ["--config", file, "config", "dump"]);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    expect((parseToml(dumped.stdout) as any).plugins["io.containerd.grpc.v1.cri"].restrict_oom_score_adj).toBe(true);
+    expect(renderContainerdConfig(model(devSection()))).not.toContain("restrict_oom_score_adj");
+    // containerd 2 (schema 3): the setting belongs to the CRI runtime plugin.
+    Object.assign(section, { kubernetes: { version: "1.37.2" }, runtime: { containerd: { source: "release", restrictOomScoreAdj: true } } });
+    const v3 = dump(containerd2, renderContainerdConfig(model(section))) as any;
+    expect(v3.plugins["io.containerd.cri.v1.runtime"].restrict_oom_score_adj).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("registry hosts files parse as TOML with mirrors first and insecure registries unverified", () => {
     const section = devSection();
     section.mirrors = {

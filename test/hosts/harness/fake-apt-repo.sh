@@ -16,6 +16,10 @@
 #   repository of its minor.  Prints OUT/www on the last line.
 #
 # Environment:
+#   KOP_K8S_ARTIFACTS="1.34.4=DIR ..."  real packages for these versions: the binaries
+#                                 scripts/build-k8s-artifacts.sh built into DIR (bin/, cni/),
+#                                 with the kubelet unit and drop-in the official packages
+#                                 ship and their dependencies (the cluster tier)
 #   KOP_FAKE_KUBELET_REAL_DEPS=1  the fake kubelet also depends on conntrack,
 #                                 ethtool and socat like the real one (those
 #                                 then come from the Debian mirror)
@@ -66,6 +70,17 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# The artifact directory of a version named in KOP_K8S_ARTIFACTS, or nothing.
+artifacts_of() {
+  local pair
+  for pair in ${KOP_K8S_ARTIFACTS:-}; do
+    if [[ "${pair%%=*}" == "$1" ]]; then
+      [[ -x "${pair#*=}/bin/kubeadm" ]] || die "KOP_K8S_ARTIFACTS: ${pair#*=} holds no bin/kubeadm (scripts/build-k8s-artifacts.sh v$1 builds it)"
+      printf '%s\n' "${pair#*=}"
+    fi
+  done
+}
 
 # ------------------------------------------------------------ stand-in tools
 
@@ -157,18 +172,31 @@ build_deb() {
     printf 'Maintainer: kubeadm-on-Pulumi tests <tests@kop.invalid>\n'
     [[ -n "$deps" ]] && printf 'Depends: %s\n' "$deps"
     printf 'Section: admin\nPriority: optional\nHomepage: https://kubernetes.io\n'
-    printf 'Description: %s (test stand-in)\n Small stand-in package built by the kubeadm-on-Pulumi test harness.\n' "$desc"
+    if [[ -n "${REAL_BUILD:-}" ]]; then
+      printf 'Description: %s\n Built from Go modules by the kubeadm-on-Pulumi test harness.\n' "$desc"
+    else
+      printf 'Description: %s (test stand-in)\n Small stand-in package built by the kubeadm-on-Pulumi test harness.\n' "$desc"
+    fi
   } >"$stage/DEBIAN/control"
   dpkg-deb --root-owner-group -Zgzip --build "$stage" "$out/${pkg}_${ver}_${ARCH}.deb" >/dev/null
 }
 
+# $1 tool, $2 kube version, $3 output file: the built binary when there is one, else the stand-in.
+place_tool() {
+  local real
+  real="$(artifacts_of "$2")"
+  if [[ -n "$real" ]]; then install -m 755 "$real/bin/$1" "$3"; else write_tool "$1" "$2" "$3"; fi
+}
+
 build_kube_packages() {
-  local v="$1" dir="$2" minor stage ver kubelet_deps
+  local v="$1" dir="$2" minor stage ver kubelet_deps what="(test stand-in)"
   minor="${v%.*}"
   ver="$v-$REV"
+  REAL_BUILD="$(artifacts_of "$v")"
+  [[ -z "$REAL_BUILD" ]] || what=""
   stage="$WORK/kubeadm-$v"
   install -d "$stage/usr/bin" "$stage/usr/lib/systemd/system/kubelet.service.d"
-  write_tool kubeadm "$v" "$stage/usr/bin/kubeadm"
+  place_tool kubeadm "$v" "$stage/usr/bin/kubeadm"
   cat >"$stage/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf" <<'EOF'
 # Note: This dropin only works with kubeadm and kubelet v1.11+
 [Service]
@@ -183,10 +211,10 @@ EOF
 
   stage="$WORK/kubelet-$v"
   install -d "$stage/usr/bin" "$stage/usr/lib/systemd/system" "$stage/etc/kubernetes/manifests"
-  write_tool kubelet "$v" "$stage/usr/bin/kubelet"
-  cat >"$stage/usr/lib/systemd/system/kubelet.service" <<'EOF'
+  place_tool kubelet "$v" "$stage/usr/bin/kubelet"
+  cat >"$stage/usr/lib/systemd/system/kubelet.service" <<EOF
 [Unit]
-Description=kubelet: The Kubernetes Node Agent (test stand-in)
+Description=kubelet: The Kubernetes Node Agent $what
 Documentation=https://kubernetes.io/docs/
 Wants=network-online.target
 After=network-online.target
@@ -201,20 +229,33 @@ RestartSec=10
 WantedBy=multi-user.target
 EOF
   kubelet_deps="iptables (>= 1.4.21), kubernetes-cni (>= 1.2.0), iproute2, mount, util-linux"
-  [[ "${KOP_FAKE_KUBELET_REAL_DEPS:-0}" == 1 ]] && kubelet_deps="$kubelet_deps, conntrack, ethtool, socat"
+  if [[ "${KOP_FAKE_KUBELET_REAL_DEPS:-0}" == 1 || -z "$what" ]]; then kubelet_deps="$kubelet_deps, conntrack, ethtool, socat"; fi
   build_deb kubelet "$ver" "$stage" "$kubelet_deps" "Node agent for Kubernetes clusters" "$dir"
 
   stage="$WORK/kubectl-$v"
   install -d "$stage/usr/bin"
-  write_tool kubectl "$v" "$stage/usr/bin/kubectl"
+  place_tool kubectl "$v" "$stage/usr/bin/kubectl"
   build_deb kubectl "$ver" "$stage" "" "Command-line utility for interacting with a Kubernetes cluster" "$dir"
 }
 
+# $1 minor, $2 output dir, $3 the artifact directory of one of its versions (or nothing)
 build_minor_extras() {
-  local minor="$1" dir="$2" stage v p
+  local minor="$1" dir="$2" real="${3:-}" stage v p
   v="$(cri_tools_version "$minor")"
   stage="$WORK/cri-tools-$minor"
-  install -d "$stage/usr/bin"
+  install -d "$stage/usr/bin" "$stage/opt/cni/bin"
+  REAL_BUILD="$real"
+  if [[ -n "$real" ]]; then
+    v="$(sed -n 's/^cri_tools=v//p' "$real/versions.env")"
+    install -m 755 "$real/bin/crictl" "$stage/usr/bin/crictl"
+    build_deb cri-tools "$v-$REV" "$stage" "" "Command-line utility for interacting with a container runtime" "$dir"
+    v="$(sed -n 's/^cni_plugins=v//p' "$real/versions.env")"
+    stage="$WORK/kubernetes-cni-$minor"
+    install -d "$stage/opt/cni/bin"
+    for p in bridge host-local loopback portmap; do install -m 755 "$real/cni/$p" "$stage/opt/cni/bin/$p"; done
+    build_deb kubernetes-cni "$v-$REV" "$stage" "" "Binaries required to provision kubernetes container networking" "$dir"
+    return 0
+  fi
   printf '#!/bin/sh\n# Test stand-in for crictl v%s; not the real tool.\ncase " $* " in *" --version "* | *" -v "*) echo "crictl version v%s"; exit 0 ;; esac\necho "crictl v%s (test stand-in): not implemented" >&2\nexit 1\n' "$v" "$v" "$v" >"$stage/usr/bin/crictl"
   chmod 755 "$stage/usr/bin/crictl"
   build_deb cri-tools "$v-$REV" "$stage" "" "Command-line utility for interacting with a container runtime" "$dir"
@@ -272,7 +313,7 @@ main() {
     dir="$OUT/www/core:/stable:/v$minor/deb"
     if [[ ! -d "$dir" ]]; then
       install -d "$dir/amd64"
-      build_minor_extras "$minor" "$dir/amd64"
+      build_minor_extras "$minor" "$dir/amd64" "$(artifacts_of "$v")"
       minors+=("$minor")
     fi
     build_kube_packages "$v" "$dir/amd64"

@@ -8,7 +8,8 @@
  *   `${repo.baseUrl}/v1.29/deb/Release.key` = its ASCII-armoured signing key
  *
  * The packages (kubeadm, kubelet, kubectl, cri-tools, kubernetes-cni) are small
- * stand-ins built by fake-apt-repo.sh; see that script for what they do.
+ * stand-ins built by fake-apt-repo.sh (see that script for what they do), or, for the
+ * versions given in `artifacts`, real packages holding binaries built from Go modules.
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
@@ -29,6 +30,8 @@ export interface FakeAptRepoOptions {
   versions?: string[];
   /** Where to build; default a fresh directory under /tmp, removed by stop(). */
   dir?: string;
+  /** Real packages for these versions: "1.34.4" -> the directory scripts/build-k8s-artifacts.sh printed. */
+  artifacts?: Record<string, string>;
 }
 
 export interface FakeAptRequest {
@@ -59,9 +62,11 @@ export interface FakeAptRepo {
 
 const DEFAULT_VERSIONS = ["1.29.13", "1.29.14", "1.30.10"];
 
-export async function buildFakeAptRepo(dir: string, versions: string[] = DEFAULT_VERSIONS): Promise<string> {
+export async function buildFakeAptRepo(dir: string, versions: string[] = DEFAULT_VERSIONS, artifacts: Record<string, string> = {}): Promise<string> {
+  const real = Object.entries(artifacts).map(([v, d]) => `${v}=${d}`).join(" ");
   const { stdout } = await execFileAsync("bash", [path.join(HERE, "fake-apt-repo.sh"), dir, ...versions], {
     maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, KOP_K8S_ARTIFACTS: real },
   }).catch((e: { stderr?: string; message: string }) => {
     throw new Error(`fake-apt-repo.sh failed: ${e.message}\n${e.stderr ?? ""}`);
   });
@@ -74,7 +79,7 @@ export async function startFakeAptRepo(opts: FakeAptRepoOptions = {}): Promise<F
   const versions = opts.versions ?? DEFAULT_VERSIONS;
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? fs.mkdtempSync("/tmp/kop-fake-apt-");
-  const root = await buildFakeAptRepo(dir, versions);
+  const root = await buildFakeAptRepo(dir, versions, opts.artifacts);
   const rootReal = fs.realpathSync(root);
   const requests: FakeAptRequest[] = [];
 

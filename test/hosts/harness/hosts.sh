@@ -30,6 +30,14 @@
 #   KOP_HOSTS_BOOT_TIMEOUT seconds to wait for SSH (default 120)
 #   KOP_HOSTS_NSPAWN_ARGS  extra systemd-nspawn arguments (word-split)
 #   KOP_HOSTS_SUITE        Debian release of the hosts: bookworm (default) or trixie (see rootfs.sh)
+#   KOP_HOSTS_KUBERNETES   1: hosts that can run a real kubelet (kubernetes-host.sh):
+#                          all capabilities, /dev/kmsg, per-host data directories on
+#                          the machine's filesystem for containerd, the kubelet and
+#                          etcd, and a boot unit with this machine's workarounds
+#
+# Every host boots in its own cgroup (a child of the supervisor's in every
+# hierarchy): two kubelets in one cgroup remove each other's pods, and one
+# host's `systemctl stop` would reach the other's unit of that name.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -233,6 +241,47 @@ EOF
   tr -d '-' </proc/sys/kernel/random/uuid >"$upper/etc/machine-id"
   install -d -m 700 "$upper/root/.ssh"
   install -m 600 "$RUN/id_ed25519.pub" "$upper/root/.ssh/authorized_keys"
+  if [[ "$KUBERNETES" == 1 ]]; then
+    install -d "$d/data/containerd" "$d/data/kubelet" "$d/data/etcd"
+    bash "$HERE/kubernetes-host.sh" install "$upper"
+  fi
+}
+
+# A cgroup of its own for the host in every hierarchy the supervisor is in (v1 controllers, the
+# named systemd hierarchy, the unified one); the supervisor moves in, nspawn inherits it.
+enter_own_cgroups() {
+  local name="$1" d="$2" key ctrls path dir lines
+  key="kop-$(run_key "$RUN" | cut -c1-8)-$name"
+  : >"$d/cgroups"
+  # Read it whole first: it changes as the process moves.
+  mapfile -t lines </proc/self/cgroup
+  while IFS=: read -r _ ctrls path; do
+    case "$ctrls" in
+      "") if mountpoint -q /sys/fs/cgroup/unified; then dir=/sys/fs/cgroup/unified; else dir=/sys/fs/cgroup; fi ;;
+      name=*) dir="/sys/fs/cgroup/${ctrls#name=}" ;;
+      *) dir="/sys/fs/cgroup/$ctrls" ;;
+    esac
+    dir="${dir}${path%/}/$key"
+    [[ -d "${dir%/*}" ]] || continue
+    mkdir -p "$dir" 2>/dev/null || continue
+    if [[ -e "$dir/cpuset.cpus" && -z "$(cat "$dir/cpuset.cpus")" ]]; then
+      cat "${dir%/*}/cpuset.cpus" >"$dir/cpuset.cpus"
+      cat "${dir%/*}/cpuset.mems" >"$dir/cpuset.mems"
+    fi
+    echo "$BASHPID" >"$dir/cgroup.procs"
+    echo "$dir" >>"$d/cgroups"
+  done < <(printf '%s\n' "${lines[@]}")
+}
+
+# Removes a stopped host's cgroups, deepest first (what the kubelet and systemd made inside).
+remove_own_cgroups() {
+  local d="$1" dir
+  [[ -s "$d/cgroups" ]] || return 0
+  while read -r dir; do
+    [[ -d "$dir" ]] && find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null
+  done <"$d/cgroups"
+  rm -f "$d/cgroups"
+  return 0
 }
 
 mount_overlay() {
@@ -263,8 +312,13 @@ supervise() {
     if ((fd > 2 && fd != 255)); then eval "exec $fd>&-" 2>/dev/null || true; fi
   done
   echo "$BASHPID" >"$d/supervisor.pid"
+  enter_own_cgroups "$name" "$d"
   # shellcheck disable=SC2206 # intended word splitting of extra args
   local extra=(${KOP_HOSTS_NSPAWN_ARGS:-})
+  if [[ "$KUBERNETES" == 1 ]]; then
+    extra+=(--capability=all --bind=/dev/kmsg
+      --bind="$d/data/containerd:/var/lib/containerd" --bind="$d/data/kubelet:/var/lib/kubelet" --bind="$d/data/etcd:/var/lib/etcd")
+  fi
   while :; do
     systemd-nspawn \
       --directory="$d/root" \
@@ -301,7 +355,7 @@ boot_host() {
   write_etc_hosts "$d/root/etc/hosts"
   now_ms >"$d/boot-started-ms"
   printf -- '--- boot %s ---\n' "$(date -u +%FT%TZ)" >>"$d/console.log"
-  KOP_HOSTS_RUN="$RUN" KOP_HOSTS_BRIDGE="$BRIDGE" KOP_HOSTS_PREFIX="$PREFIX" ROOTFS="$ROOTFS" \
+  KOP_HOSTS_RUN="$RUN" KOP_HOSTS_BRIDGE="$BRIDGE" KOP_HOSTS_PREFIX="$PREFIX" ROOTFS="$ROOTFS" KUBERNETES="$KUBERNETES" \
     setsid "$BASH" "$HERE/hosts.sh" _supervise "$name" </dev/null >/dev/null 2>&1 7>&- 8>&- &
   for i in $(seq 1 100); do
     [[ -s "$d/nspawn.pid" ]] && break
@@ -370,6 +424,7 @@ halt_host() {
   done
   if pid_alive "$sup"; then kill -KILL "$sup" 2>/dev/null || true; fi
   rm -f "$d/supervisor.pid" "$d/nspawn.pid"
+  remove_own_cgroups "$d"
   if ip link show "vb-$name" >/dev/null 2>&1; then
     ip link del "vb-$name" 2>/dev/null || true
   fi
@@ -387,6 +442,7 @@ load_run() {
   GATEWAY="$PREFIX.1"
   SUBNET="$PREFIX.0/24"
   ROOTFS="$RUN_ROOTFS"
+  KUBERNETES="${RUN_KUBERNETES:-0}"
   FWD_CHAIN="KOP-FWD-$BRIDGE"
   NAT_CHAIN="KOP-NAT-$BRIDGE"
 }
@@ -422,6 +478,7 @@ RUN_PREFIX=$PREFIX
 RUN_ROOTFS=$ROOTFS
 RUN_OWNER_PID=$owner
 RUN_OWNER_START=$start
+RUN_KUBERNETES=${KOP_HOSTS_KUBERNETES:-0}
 EOF
   rm -f "$RUN/id_ed25519" "$RUN/id_ed25519.pub"
   ssh-keygen -q -t ed25519 -N '' -C "kop-test-hosts@$(date +%s)" -f "$RUN/id_ed25519"
@@ -457,6 +514,7 @@ cmd_up() {
   global_lock
   ln -sfn "$RUN" "$REGISTRY/$(run_key "$RUN")"
   machine_setup_network
+  if [[ "$KUBERNETES" == 1 ]]; then bash "$HERE/kubernetes-host.sh" machine; fi
   # Addresses in use by any run on this bridge.
   local used=() r runs=("$RUN")
   mapfile -t -O 1 runs < <(other_runs_on_bridge "$BRIDGE")
@@ -653,6 +711,7 @@ main() {
 }
 
 ROOTFS="${ROOTFS:-}"
+KUBERNETES="${KUBERNETES:-${KOP_HOSTS_KUBERNETES:-0}}"
 # On one line: bash reads a script as it runs, so nothing after this is read
 # even if the file is replaced while a long-lived supervisor runs from it.
 main "$@"; exit $?

@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 export { buildFakeAptRepo, startFakeAptRepo, type FakeAptRepo, type FakeAptRepoOptions, type FakeAptRequest } from "./fake-apt-repo";
+export { startImageRegistry, type ImageRegistry, type ImageRegistryOptions } from "./image-registry";
 
 const HERE = __dirname;
 const HOSTS_SH = path.join(HERE, "hosts.sh");
@@ -80,6 +81,12 @@ export interface StartOptions {
   nspawnArgs?: string[];
   /** Debian release of the hosts: "bookworm" (Debian 12, default) or "trixie" (Debian 13); each has its cached rootfs. */
   suite?: "bookworm" | "trixie";
+  /**
+   * Hosts that can run a real kubelet (kubernetes-host.sh): all capabilities, /dev/kmsg, their own
+   * data directories on the machine's filesystem for containerd, the kubelet and etcd, and a boot
+   * unit with this machine's workarounds (cgroup v1 controllers read-write, /proc/sys values).
+   */
+  kubernetes?: boolean;
 }
 
 const SSH_OPTS = [
@@ -213,6 +220,7 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
   if (opts.bootTimeoutSeconds !== undefined) env.KOP_HOSTS_BOOT_TIMEOUT = String(opts.bootTimeoutSeconds);
   if (opts.nspawnArgs) env.KOP_HOSTS_NSPAWN_ARGS = opts.nspawnArgs.join(" ");
   if (opts.suite) env.KOP_HOSTS_SUITE = opts.suite;
+  if (opts.kubernetes) env.KOP_HOSTS_KUBERNETES = "1";
 
   // Runs left behind by test processes that died (their owner is gone).
   await hostsSh(["gc"], env);

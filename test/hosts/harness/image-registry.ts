@@ -1,0 +1,110 @@
+/**
+ * A real image registry (Debian's docker-registry: the distribution project's registry) on the
+ * test bridge's machine-side address, holding the images scripts/build-k8s-artifacts.sh built.
+ * Every image sits under its upstream name, so one registry mirrors them all:
+ *
+ *   registry.k8s.io/kube-apiserver:v1.34.4  ->  10.213.0.1:5213/registry.k8s.io/kube-apiserver:v1.34.4
+ *   ghcr.io/flannel-io/flannel:v0.28.4      ->  10.213.0.1:5213/ghcr.io/flannel-io/flannel:v0.28.4
+ *
+ * A test stack reaches it only through the program's own keys: cluster:mirrors.imageRepository
+ * (mirrorOf("registry.k8s.io")), cluster:mirrors.addonImageRegistries and, since it speaks plain
+ * HTTP, cluster:mirrors.insecureRegistries. Its storage is cached beside the artifacts: an
+ * artifact directory's images are copied in once (skopeo) and served from then on.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export interface ImageRegistryOptions {
+  /** Artifact directories (scripts/build-k8s-artifacts.sh output) whose images.tsv is served. */
+  artifacts: string[];
+  /** Default the test bridge's machine side (10.213.0.1, or KOP_HOSTS_PREFIX.1). */
+  address?: string;
+  /** Default 5213. */
+  port?: number;
+  /** Registry storage; default /var/cache/kubeadm-on-pulumi/k8s/registry. */
+  storage?: string;
+}
+
+export interface ImageRegistry {
+  /** "10.213.0.1:5213" */
+  host: string;
+  /** Where an upstream registry's images are: mirrorOf("ghcr.io") = "10.213.0.1:5213/ghcr.io". */
+  mirrorOf(upstream: string): string;
+  stop(): Promise<void>;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export async function startImageRegistry(opts: ImageRegistryOptions): Promise<ImageRegistry> {
+  const address = opts.address ?? `${process.env.KOP_HOSTS_PREFIX ?? "10.213.0"}.1`;
+  const port = opts.port ?? 5213;
+  const host = `${address}:${port}`;
+  const storage = opts.storage ?? "/var/cache/kubeadm-on-pulumi/k8s/registry";
+  for (const cmd of ["/usr/bin/docker-registry", "/usr/bin/skopeo"]) {
+    if (!fs.existsSync(cmd)) throw new Error(`image registry: ${cmd} is missing (Debian packages docker-registry and skopeo; bash scripts/install-test-deps.sh installs them)`);
+  }
+  if (await answers(`http://${host}/v2/`)) throw new Error(`image registry: something already answers on ${host}; stop it or pass another port`);
+  fs.mkdirSync(storage, { recursive: true });
+  const config = path.join(storage, `config-${port}.yml`);
+  fs.writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log: { level: warn }",
+      "storage:",
+      `  filesystem: { rootdirectory: ${path.join(storage, "data")} }`,
+      "  delete: { enabled: false }",
+      `http: { addr: "${host}" }`,
+      "",
+    ].join("\n"),
+  );
+  const log = fs.openSync(path.join(storage, `registry-${port}.log`), "a");
+  const child: ChildProcess = spawn("/usr/bin/docker-registry", ["serve", config], { stdio: ["ignore", log, log] });
+  fs.closeSync(log);
+  let exited: string | undefined;
+  child.on("exit", (code, signal) => (exited = `exited (${code ?? signal})`));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!(await answers(`http://${host}/v2/`))) {
+      if (exited || Date.now() > deadline) {
+        throw new Error(`image registry on ${host} ${exited ?? "did not answer in 30 s"}; see ${path.join(storage, `registry-${port}.log`)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const dir of opts.artifacts) {
+      const marker = path.join(storage, `pushed-${path.basename(dir)}`);
+      if (fs.existsSync(marker)) continue;
+      const lines = fs.readFileSync(path.join(dir, "images.tsv"), "utf8").trim().split("\n");
+      for (const line of lines) {
+        const [ref, layout] = line.split(" ");
+        const tag = ref.slice(ref.lastIndexOf(":") + 1);
+        await execFileAsync("skopeo", ["copy", "--quiet", "--insecure-policy", "--dest-tls-verify=false", `oci:${layout}:${tag}`, `docker://${host}/${ref}`]).catch(
+          (e: { stderr?: string; message: string }) => {
+            throw new Error(`image registry: copying ${ref} into ${host} failed: ${e.message}\n${e.stderr ?? ""}`);
+          },
+        );
+      }
+      fs.writeFileSync(marker, lines.map((l) => l.split(" ")[0]).join("\n") + "\n");
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { host, mirrorOf: (upstream) => `${host}/${upstream}`, stop };
+}
