@@ -37,11 +37,12 @@ kop_etcd_members() { kop_etcdctl --endpoints="$1" member list -w simple 2>/dev/n
 
 # kop_etcd_change URL ARGS...: an etcdctl membership change through the member at URL. etcd
 # refuses changes until that member has been connected to every voting member for 5 seconds
-# ("unhealthy cluster"), as after a member (re)started: those refusals are retried for 2 minutes.
+# ("unhealthy cluster"), as after a member (re)started: those refusals are retried for 5 minutes
+# (a member whose peer had vanished without closing its connections refused for over 2 minutes).
 kop_etcd_change() {
   local via=$1 out="" attempt
   shift
-  for attempt in $(seq 1 60); do
+  for attempt in $(seq 1 150); do
     if out=$(kop_etcdctl --endpoints="$via" "$@" 2>&1); then return 0; fi
     case "$out" in *"unhealthy cluster"*) sleep 2 ;; *) break ;; esac
   done
