@@ -72,6 +72,14 @@ function startTiming(step: StepSpec, which: "create" | "delete"): (ms?: number) 
   };
 }
 
+/** How execStep and applyStep run a step: its secrets' values, create or delete, the local timeout, the sudo rule. */
+export interface StepRunOptions {
+  secrets?: Record<string, string>;
+  which?: "create" | "delete";
+  timeoutMs?: number;
+  sudo?: boolean;
+}
+
 /**
  * Runs a step exactly as the command provider does: the step's create (or delete) command string
  * from `stepInvocation`, the same function the program declares it with, sent byte for byte as the
@@ -82,7 +90,7 @@ function startTiming(step: StepSpec, which: "create" | "delete"): (ms?: number) 
 export function execStep(
   runner: ScriptRunner,
   step: StepSpec,
-  opts: { secrets?: Record<string, string>; which?: "create" | "delete"; timeoutMs?: number; sudo?: boolean } = {},
+  opts: StepRunOptions = {},
 ): RunResult {
   const which = opts.which ?? "create";
   const invocation = stepInvocation(step, opts.sudo ?? false);
@@ -96,7 +104,7 @@ export function execStep(
 export async function applyStep(
   runner: ScriptRunner,
   step: StepSpec,
-  opts: { secrets?: Record<string, string>; which?: "create" | "delete"; timeoutMs?: number; sudo?: boolean } = {},
+  opts: StepRunOptions = {},
 ): Promise<{ stdout: string; stderr: string; ms: number }> {
   const which = opts.which ?? "create";
   const record = TIMINGS_FILE ? startTiming(step, which) : undefined;
