@@ -86,6 +86,19 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     }
   };
 
+  /** What a failed bootstrap needs to be understood: each host's kubelet and containerd logs and its containers. */
+  const diagnostics = async () => {
+    const parts: string[] = [];
+    for (const host of HOSTS) {
+      const r = await env.run(
+        host,
+        "journalctl -u kubelet --no-pager -n 40 2>&1; echo '--- containers'; crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -a 2>&1 | head -20; echo '--- containerd'; journalctl -u containerd --no-pager -n 15 2>&1",
+      );
+      parts.push(`=== ${host}\n${r.stdout}${r.stderr}`);
+    }
+    return parts.join("\n");
+  };
+
   beforeAll(async () => {
     requireRoot();
     env = await startTestHosts(HOSTS, { kubernetes: true });
@@ -129,7 +142,9 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
 
   it("create: every step in plan order, then the add-ons; every node Ready", async () => {
     const started = Date.now();
-    const ms = await createAll(env, plan, secrets);
+    const ms = await createAll(env, plan, secrets).catch(async (e: unknown) => {
+      throw new Error(`${(e as Error).message}\n\n${await diagnostics()}`);
+    });
     const stepsDone = Date.now();
     // The add-ons as the program declares them, applied with kubectl: namespaces first.
     const { objects } = await runAddons(model, { preview: false });

@@ -316,7 +316,9 @@ supervise() {
   # shellcheck disable=SC2206 # intended word splitting of extra args
   local extra=(${KOP_HOSTS_NSPAWN_ARGS:-})
   if [[ "$KUBERNETES" == 1 ]]; then
-    extra+=(--capability=all --bind=/dev/kmsg
+    # @keyring: runc gives each container its own session keyring, and nspawn's default seccomp
+    # filter refuses keyctl with EPERM ("unable to join session keyring" on every pod sandbox).
+    extra+=(--capability=all --system-call-filter=@keyring --bind=/dev/kmsg
       --bind="$d/data/containerd:/var/lib/containerd" --bind="$d/data/kubelet:/var/lib/kubelet" --bind="$d/data/etcd:/var/lib/etcd")
   fi
   while :; do
