@@ -45,6 +45,11 @@ export const kubernetesSchema = z.strictObject({
   controllerManagerExtraArgs: z.record(z.string(), z.string()).default({}),
   schedulerExtraArgs: z.record(z.string(), z.string()).default({}),
   kubeletExtraConfig: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Merged into the KubeProxyConfiguration, e.g. { conntrack: { maxPerCore: 0 } } on hosts that are
+   * containers (LXC, systemd-nspawn), where kube-proxy cannot write nf_conntrack_max.
+   */
+  kubeProxyExtraConfig: z.record(z.string(), z.unknown()).default({}),
 });
 
 export const endpointSchema = z.strictObject({

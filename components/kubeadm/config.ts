@@ -168,7 +168,8 @@ export function kubeProxyConfiguration(model: ClusterModel): Doc {
   // MetalLB's layer-2 mode answers ARP for service IPs, which kube-proxy's IPVS dummy interface must not.
   if (model.kubernetes.kubeProxyMode === "ipvs" && model.addons.metallb.enabled) doc.ipvs = { strictARP: true };
   if (Object.keys(model.kubernetes.featureGates).length > 0) doc.featureGates = { ...model.kubernetes.featureGates };
-  return doc;
+  // cluster:kubernetes.kubeProxyExtraConfig is merged last: the user's settings win.
+  return deepMerge(doc, model.kubernetes.kubeProxyExtraConfig);
 }
 
 /** The taints a node registers with: the control-plane taint unless it also runs workloads, then the host's own. */

@@ -232,6 +232,12 @@ describe("kubeadm configuration renderer", () => {
     expect(proxy).not.toHaveProperty("ipvs");
   });
 
+  it("merges kubeProxyExtraConfig over our kube-proxy settings (container hosts turn off the conntrack sizing)", () => {
+    const section = devSection();
+    section.kubernetes.kubeProxyExtraConfig = { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: "2s" } };
+    expect(kubeProxyConfiguration(model(section))).toMatchObject({ mode: "iptables", clusterCIDR: "10.244.0.0/16", conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: "2s" } });
+  });
+
   it("digests what each role's upgrade step converges to: certSANs left out, workers blind to images", () => {
     const base = haSection(1);
     const digests = (m: ClusterModel) =>
