@@ -180,8 +180,24 @@ export function nodeTaints(host: HostModel): Array<{ key: string; value?: string
   return taints;
 }
 
+/**
+ * The preflight checks kubeadm must not stop on. On a cgroup v1 host kubeadm's SystemVerification
+ * is an error for kubelets from 1.35 (and for upgrades to them) even with failCgroupV1: false, so
+ * cluster:kubernetes.allowCgroupV1 turns it off; that check also covers the kernel version and cgroup
+ * controllers, which the program's own preflight (os-prep) checks instead.
+ */
+export function ignoredPreflightErrors(model: ClusterModel): string[] {
+  return model.kubernetes.allowCgroupV1 ? ["SystemVerification"] : [];
+}
+
+/** `kubeadm upgrade`'s flag for the same checks ("" when none). */
+export function ignorePreflightFlag(model: ClusterModel): string {
+  const ignored = ignoredPreflightErrors(model);
+  return ignored.length > 0 ? ` --ignore-preflight-errors=${ignored.join(",")}` : "";
+}
+
 function nodeRegistration(model: ClusterModel, host: HostModel): Doc {
-  return {
+  const doc: Doc = {
     name: host.name,
     criSocket: model.runtime.criSocket,
     imagePullPolicy: "IfNotPresent",
@@ -189,6 +205,9 @@ function nodeRegistration(model: ClusterModel, host: HostModel): Doc {
     taints: nodeTaints(host),
     kubeletExtraArgs: extraArgs(model.kubernetes.kubeadmApiVersion, { "node-ip": host.internalAddress }),
   };
+  const ignored = ignoredPreflightErrors(model);
+  if (ignored.length > 0) doc.ignorePreflightErrors = ignored;
+  return doc;
 }
 
 function localAPIEndpoint(model: ClusterModel, host: HostModel): Doc {

@@ -18,6 +18,7 @@ import {
   SECRET_PLACEHOLDERS,
 } from "../../components/kubeadm/config";
 import { kubeadmConfigFiles } from "../../components/kubeadm/steps";
+import { renderControlPlaneUpgrade, renderFirstControlPlaneUpgrade } from "../../components/lifecycle/upgrade";
 import { devSection, haSection, model } from "./fixtures";
 
 const host = (m: ClusterModel, name: string) => m.hosts.find((h) => h.name === name)!;
@@ -221,6 +222,23 @@ describe("kubeadm configuration renderer", () => {
     expect(kubeletConfiguration(model(section))).not.toHaveProperty("failCgroupV1");
     Object.assign(section.kubernetes, { version: "1.34.4", allowCgroupV1: true });
     expect(kubeletConfiguration(model(section))).not.toHaveProperty("failCgroupV1");
+  });
+
+  it("allowCgroupV1 also skips kubeadm's SystemVerification, an error on cgroup v1 from 1.35 even with failCgroupV1: false", () => {
+    const section = haSection(1);
+    Object.assign(section.kubernetes, { version: "1.37.2", allowCgroupV1: true });
+    const m = model(section);
+    const [first, second] = m.controlPlanes;
+    expect(initConfiguration(m, first).nodeRegistration).toMatchObject({ ignorePreflightErrors: ["SystemVerification"] });
+    expect(joinConfiguration(m, second).nodeRegistration).toMatchObject({ ignorePreflightErrors: ["SystemVerification"] });
+    const upgrades = [renderFirstControlPlaneUpgrade(m, first, undefined), renderControlPlaneUpgrade(m, second, undefined)].join("\n");
+    expect(upgrades).toContain('kubeadm upgrade plan "v$target" --ignore-preflight-errors=SystemVerification');
+    expect(upgrades).toContain('kubeadm upgrade apply "v$target" --yes --ignore-preflight-errors=SystemVerification');
+    expect(upgrades).toContain("kubeadm upgrade node --ignore-preflight-errors=SystemVerification");
+    section.kubernetes.allowCgroupV1 = false;
+    const strict = model(section);
+    expect(initConfiguration(strict, strict.controlPlanes[0]).nodeRegistration).not.toHaveProperty("ignorePreflightErrors");
+    expect(renderFirstControlPlaneUpgrade(strict, strict.controlPlanes[0], undefined)).not.toContain("ignore-preflight-errors");
   });
 
   it("renders kube-proxy's nftables mode, without the IPVS strictARP", () => {
