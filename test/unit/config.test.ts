@@ -81,6 +81,12 @@ describe("config: defaults", () => {
     expect(china.kubernetes.kubeProxyMode).toBe("ipvs");
     expect(china.kubernetes.podSubnet).toBe("10.244.0.0/16");
   });
+
+  it("the cluster tier builds the newest release the program supports and a release of the minor before it", () => {
+    const [newest, previous] = fs.readFileSync(path.join(__dirname, "../cluster/kubernetes-versions"), "utf8").trim().split(/\s+/);
+    expect(newest).toBe(`v${NEWEST_RELEASE}`);
+    expect(previous).toMatch(new RegExp(`^v1\\.${SUPPORTED_MINORS.max - 1}\\.\\d+$`));
+  });
 });
 
 describe("config: validation names the key and the problem", () => {
