@@ -70,11 +70,11 @@ export function containerdBuild(): GoToolBuild {
 }
 
 /**
- * The other programs of containerd's release tarball (bin/ctr and bin/containerd-shim-runc-v2 beside
+ * The other programs of containerd's release tarball (bin/ctr, bin/containerd-shim-runc-v2 and bin/containerd-stress beside
  * bin/containerd), for the hosts tier's release install (test/hosts/containerd-release.test.ts).
  */
 export function containerdReleaseBuilds(): GoToolBuild[] {
-  return ["ctr", "containerd-shim-runc-v2"].map((name) => ({ ...containerdBuild(), name, pkg: `github.com/containerd/containerd/v2/cmd/${name}` }));
+  return ["ctr", "containerd-shim-runc-v2", "containerd-stress"].map((name) => ({ ...containerdBuild(), name, pkg: `github.com/containerd/containerd/v2/cmd/${name}` }));
 }
 
 /** runc as its release binary is built (Makefile `static`: cgo, seccomp, static PIE), without libpathrs (a Rust library). */
