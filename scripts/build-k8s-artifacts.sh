@@ -143,8 +143,9 @@ cp "$TOOLS/etcd/main.go" "$edir/"
 (cd "$edir" && printf 'module kop-build/etcd\ngo 1.24.0\nrequire go.etcd.io/etcd/server/v3 v%s\n' "${etcd_tag%-*}" > go.mod \
   && go mod tidy >/dev/null && go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd" .)
 
-log "building pause"
+log "building pause and the test workload (webprobe)"
 (cd "$TOOLS/pause" && go build -trimpath -ldflags "-s -w" -o "$out/bin/pause" .)
+(cd "$TOOLS/webprobe" && go build -trimpath -ldflags "-s -w" -o "$out/bin/webprobe" .)
 
 # CoreDNS at the tag kubeadm asks for is not always served; the newest v1.14 stands in under that tag.
 log "building coredns ${COREDNS_VERSION}"
@@ -198,6 +199,9 @@ make_image() {
   echo "$ref $dir" >> "$out/images.tsv"
 }
 
+# The machine's static busybox (the local-path provisioner's helper image), tagged with its own version.
+busybox_version() { /bin/busybox 2>&1 | head -1 | sed -n 's/^BusyBox v\([0-9.]*\).*/\1/p'; }
+
 # rootfs_with NAME FILE... : a directory holding /usr/local/bin/<each file>, /tmp and /etc/{passwd,group}
 rootfs_with() {
   local r="$work/rootfs-$1"; shift
@@ -245,17 +249,24 @@ r=$(rootfs_with flannel-cni-plugin); cp "$out/cni/flannel" "$r/flannel"
 cp /bin/busybox "$r/bin/"; for f in cp sh; do ln -sf busybox "$r/bin/$f"; done
 make_image "ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_VERSION}" "$r" '["/bin/sh"]'
 r=$(rootfs_with busybox); cp /bin/busybox "$r/bin/"; for f in sh cp ls mkdir rm cat sleep wget nslookup; do ln -sf busybox "$r/bin/$f"; done
-make_image "docker.io/library/busybox:1.36.1" "$r" '["/bin/sh"]'
+make_image "docker.io/library/busybox:$(busybox_version)" "$r" '["/bin/sh"]'
+r=$(rootfs_with webprobe); cp "$out/bin/webprobe" "$r/webprobe"
+make_image "docker.io/kubeadm-on-pulumi/webprobe:v1" "$r" '["/webprobe"]'
 make_image "docker.io/rancher/local-path-provisioner:${LOCAL_PATH_VERSION}" "$(rootfs_with local-path "$out/bin/local-path-provisioner")" '["/usr/local/bin/local-path-provisioner"]'
 
 {
   echo "kubernetes=${release}"
   echo "etcd=${etcd_tag}"; echo "coredns=${coredns_tag}"; echo "coredns_built=${COREDNS_VERSION}"; echo "pause=${pause_tag}"
   echo "flannel=${FLANNEL_VERSION}"; echo "flannel_cni=${FLANNEL_CNI_VERSION}"; echo "metrics_server=${METRICS_SERVER_VERSION}"; echo "local_path=${LOCAL_PATH_VERSION}"
+  echo "busybox=$(busybox_version)"
   echo "cri_tools=${CRI_TOOLS_VERSION}"; echo "cni_plugins=${CNI_PLUGINS_VERSION}"; echo "go=${go_version}"
   echo "build_seconds=$(( $(date +%s) - started ))"
 } > "$out/versions.env"
 rm -rf "$work"
 touch "$out/.complete"
+# Builds of this release by another recipe or Go version are not used again.
+for stale in "$root/${release}-"*; do
+  if [ -d "$stale" ] && [ "$stale" != "$out" ]; then rm -rf "$stale"; fi
+done
 log "artifacts for ${release} built"
 echo "$out"

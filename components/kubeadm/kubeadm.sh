@@ -337,6 +337,11 @@ kop_teardown() {
     kubeadm reset -f --cri-socket "$cri" || kop_log "kubeadm reset reported errors; cleaning up by hand"
   fi
   systemctl stop kubelet 2>/dev/null || true
+  # Pods kubeadm reset left running (it stops them only when it gets that far) would put back what
+  # follows: kube-proxy and the CNI daemon re-create their chains within seconds.
+  if command -v crictl >/dev/null 2>&1; then
+    crictl --runtime-endpoint "$cri" rmp --all --force >/dev/null 2>&1 || kop_log "could not remove every pod through $cri"
+  fi
   awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(cni0|flannel\.1|flannel-v6\.1|flannel-wg|tunl0|vxlan\.calico|vxlan-v6\.calico|kube-ipvs0|nodelocaldns|cali[0-9a-f]+)$'); do
     ip link delete "$link" 2>/dev/null || true
@@ -363,5 +368,8 @@ kop_teardown() {
   for dir in /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /var/lib/cni /run/flannel /var/lib/calico /var/run/calico ${etcd_dir:+"$etcd_dir"}; do
     if mountpoint -q "$dir" 2>/dev/null; then find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; else rm -rf "$dir"; fi
   done
+  # CNI plugins the CNI add-on's DaemonSet copied onto the host (no package owns them), so the
+  # kubernetes-cni package's removal can take /opt/cni/bin with it.
+  rm -f /opt/cni/bin/flannel /opt/cni/bin/calico /opt/cni/bin/calico-ipam
   rm -f "$KOP_STATE"/kubeadm-*.done "$KOP_STATE"/kubeadm-config.applied
 }

@@ -1,10 +1,13 @@
 /**
- * Cluster tier: a real Kubernetes cluster on systemd-nspawn test hosts, made by the program's own
- * steps (the exact create and delete scripts the engine sends), from binaries and images built
- * from Go modules (scripts/build-k8s-artifacts.sh, run by this tier's globalSetup), installed
- * through the program's mirror keys only: real signed packages from the local per-minor package
- * repository (cluster:mirrors.kubernetesPackages) and images from a real registry on the test
- * bridge (cluster:mirrors.imageRepository, addonImageRegistries, insecureRegistries).
+ * Cluster tier: a real, highly available Kubernetes cluster on systemd-nspawn test hosts, made by
+ * the program's own steps (the exact create and delete strings the engine sends) at the newest
+ * release it supports, from binaries and images built from Go modules
+ * (scripts/build-k8s-artifacts.sh, run by this tier's globalSetup) and installed only through the
+ * program's mirror keys: real signed packages from the local per-minor package repository and
+ * images from a real registry on the test bridge.
+ *
+ * Topology: two HAProxy + keepalived balancers holding the VIP, three control planes (stacked
+ * etcd), two workers; a third worker and a fourth control plane join later.
  *
  * Stand-ins that remain (docs/cluster-tests.md): CoreDNS is built at the newest served v1.14 and
  * tagged with the name kubeadm asks for; the flannel CNI plugin comes from containernetworking
@@ -13,128 +16,67 @@
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { modelFromObject, type ClusterModel } from "../../components/config";
+import type { ClusterModel } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import type { ClusterPlan } from "../../components/remote/step";
 import { requireRoot, startFakeAptRepo, startImageRegistry, startTestHosts, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
-import { fingerprintScript, shellOn } from "../hosts/steps";
 import { plain, runAddons } from "../unit/addons-support";
-import { createAll, deleteAll } from "./run-plan";
+import { applyChange, createAll, deleteAll } from "./run-plan";
+import { clusterModel, diagnosed, hostState, kubectlOn, nodeReadiness, startProber, until, waitNodesReady, webprobeImage, type Topology } from "./support";
 
-const VERSION = inject("kubernetesVersion");
-const ARTIFACTS = inject("k8sArtifacts");
-const CONTROL_PLANES = ["cp1"];
-const WORKERS = ["w1", "w2"];
-const HOSTS = [...CONTROL_PLANES, ...WORKERS];
-const KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
+const [VERSION] = inject("kubernetesVersions");
+const ARTIFACTS = inject("k8sArtifacts")[VERSION];
+const REPORT = process.env.KOP_CLUSTER_REPORT ?? "/tmp/kop-cluster-report.json";
+const VIP = "10.213.0.100";
+const BASE: Topology = { loadBalancers: ["lb1", "lb2"], vip: VIP, controlPlanes: ["cp1", "cp2", "cp3"], workers: ["w1", "w2"] };
+const LATE_CONTROL_PLANE = "cp4";
+const LATE_WORKER = "w3";
+const ALL = [...BASE.loadBalancers!, ...BASE.controlPlanes, LATE_CONTROL_PLANE, ...BASE.workers, LATE_WORKER];
+const nodesOf = (t: Topology) => [...t.controlPlanes, ...t.workers];
 
-/** The versions file the artifact build wrote: image tags and component versions. */
-function builtVersions(dir: string): Record<string, string> {
-  return Object.fromEntries(
-    fs
-      .readFileSync(path.join(dir, "versions.env"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => l.split("=") as [string, string]),
-  );
-}
-
-/** What the program leaves on a host, and what Kubernetes leaves when it is not cleaned up. */
-function hostState(plan: ClusterPlan, host: string): string {
-  const paths = [...new Set([...plan.steps.filter((s) => s.host === host).flatMap((s) => s.files.map((f) => f.path)), "/etc/hosts", "/etc/fstab"])];
-  const dirs = ["/etc/apt/sources.list.d", "/etc/apt/keyrings", "/etc/containerd", "/etc/kubernetes", "/etc/cni/net.d", "/opt/cni/bin", "/var/lib/kubeadm-on-pulumi", "/etc/modules-load.d", "/etc/sysctl.d"];
-  return [
-    fingerprintScript(paths, ["containerd", "kubelet"], dirs, { mtimes: false }),
-    "echo \"links $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort | tr '\\n' ' ')\"",
-    "echo \"kube-chains $(iptables-save 2>/dev/null | grep -c '^:KUBE-' || true) flannel-chains $(iptables-save 2>/dev/null | grep -c '^:FLANNEL' || true)\"",
-    "echo \"mounts $(grep -c -e /var/lib/kubelet -e /run/containerd /proc/mounts || true)\"",
-  ].join("\n");
-}
-
-describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, () => {
+describe(`a real highly available Kubernetes ${VERSION} cluster from the program's own steps`, () => {
   let env: TestHosts;
   let repo: FakeAptRepo;
   let registry: ImageRegistry;
+  let topology: Topology = BASE;
   let model: ClusterModel;
   let plan: ClusterPlan;
+  const plans: ClusterPlan[] = [];
+  const report: Record<string, unknown> = { version: VERSION };
   const secrets: Record<string, string> = {
     bootstrap_token: `${randomBytes(3).toString("hex")}.${randomBytes(8).toString("hex")}`,
     certificate_key: randomBytes(32).toString("hex"),
+    vrrp_auth: randomBytes(4).toString("hex"),
   };
   const pristine: Record<string, string> = {};
-  const cp = (script: string) => shellOn(env, "cp1")(script);
-  const kubectl = (args: string) => cp(`${KUBECTL} ${args}`);
-  const state = async (host: string) => {
-    const r = await env.run(host, hostState(plan, host));
-    expect(r.code, r.stderr).toBe(0);
-    return r.stdout;
-  };
-  /** Polls until `check` passes (it throws or returns false while not yet). */
-  const until = async (what: string, timeoutMs: number, check: () => Promise<boolean>) => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        if (await check()) return;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? `\nlast error: ${String(last)}` : ""}`);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  };
-
-  /** What a failed bootstrap needs to be understood: each host's kubelet and containerd logs and its containers. */
-  const diagnostics = async () => {
-    const parts: string[] = [];
-    for (const host of HOSTS) {
-      const r = await env.run(
-        host,
-        "journalctl -u kubelet --no-pager -n 40 2>&1; echo '--- containers'; crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -a 2>&1 | head -20; echo '--- containerd'; journalctl -u containerd --no-pager -n 15 2>&1",
-      );
-      parts.push(`=== ${host}\n${r.stdout}${r.stderr}`);
-    }
-    return parts.join("\n");
+  const kubectl = (args: string) => kubectlOn(env, "cp1")(args);
+  const state = (host: string) => hostState(env, plans, host);
+  const withDiagnostics = <T>(p: Promise<T>) => diagnosed(env, ALL, "cp1", p);
+  const planFor = (t: Topology) => {
+    topology = t;
+    model = clusterModel(env, repo, registry, ARTIFACTS, VERSION, t);
+    const p = planCluster(model);
+    plans.push(p);
+    return p;
   };
 
   beforeAll(async () => {
     requireRoot();
-    env = await startTestHosts(HOSTS, { kubernetes: true });
+    env = await startTestHosts(ALL, { kubernetes: true });
     const v = VERSION.replace(/^v/, "");
     repo = await startFakeAptRepo({ versions: [v], artifacts: { [v]: ARTIFACTS } });
     registry = await startImageRegistry({ artifacts: [ARTIFACTS] });
-    const built = builtVersions(ARTIFACTS);
-    model = modelFromObject(
-      {
-        kubernetes: { version: v },
-        mirrors: {
-          kubernetesPackages: repo.baseUrl,
-          imageRepository: registry.mirrorOf("registry.k8s.io"),
-          addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, registry.mirrorOf(r)])),
-          insecureRegistries: [registry.host],
-        },
-        // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
-        runtime: { containerd: { restrictOomScoreAdj: true } },
-        hosts: [
-          ...CONTROL_PLANES.map((name) => ({ name, address: env.host(name).address, roles: ["control-plane"] })),
-          ...WORKERS.map((name) => ({ name, address: env.host(name).address, roles: ["worker"] })),
-        ],
-        addons: {
-          cni: { plugin: "flannel", flannel: { image: `ghcr.io/flannel-io/flannel:${built.flannel}`, cniPluginImage: `ghcr.io/flannel-io/flannel-cni-plugin:${built.flannel_cni}` } },
-          // The kubelet CSR approver is not served as a Go module: metrics-server keeps kubeadm's self-signed kubelet certificates.
-          metricsServer: { enabled: true, image: `registry.k8s.io/metrics-server/metrics-server:${built.metrics_server}`, kubeletInsecureTls: true },
-          storage: { provisioner: "local-path", localPath: { image: `docker.io/rancher/local-path-provisioner:${built.local_path}` } },
-        },
-      },
-      "cluster-tier",
-    );
-    plan = planCluster(model);
-    for (const host of HOSTS) pristine[host] = await state(host);
+    plan = planFor(BASE);
+    // Every plan this scenario uses, so the state covers the late hosts' files too.
+    planFor({ ...BASE, controlPlanes: [...BASE.controlPlanes, LATE_CONTROL_PLANE], workers: [...BASE.workers, LATE_WORKER] });
+    planFor(BASE);
+    for (const host of ALL) pristine[host] = await state(host);
   }, 900_000);
 
   afterAll(async () => {
+    fs.writeFileSync(REPORT, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`[cluster] report ${REPORT}: ${JSON.stringify(report)}`);
     await registry?.stop();
     await repo?.stop();
     await env?.teardown();
@@ -142,9 +84,7 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
 
   it("create: every step in plan order, then the add-ons; every node Ready", async () => {
     const started = Date.now();
-    const ms = await createAll(env, plan, secrets).catch(async (e: unknown) => {
-      throw new Error(`${(e as Error).message}\n\n${await diagnostics()}`);
-    });
+    const ms = await withDiagnostics(createAll(env, plan, secrets));
     const stepsDone = Date.now();
     // The add-ons as the program declares them, applied with kubectl: namespaces first.
     const { objects } = await runAddons(model, { preview: false });
@@ -153,61 +93,151 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     items.sort((a, b) => rank(a.kind) - rank(b.kind));
     await env.writeFile("cp1", "/root/addons.json", JSON.stringify({ apiVersion: "v1", kind: "List", items }));
     await kubectl("apply -f /root/addons.json");
-    await until("every node Ready", 300_000, async () => {
-      const out = await kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'");
-      const ready = out.split(" ").filter((x) => x.endsWith("=True")).length;
-      return ready === HOSTS.length;
-    });
+    await withDiagnostics(waitNodesReady(kubectl, nodesOf(topology)));
     const readyMs = Date.now() - started;
     const versions = await kubectl("get nodes -o jsonpath='{.items[*].status.nodeInfo.kubeletVersion}'");
-    expect(versions.split(" ")).toEqual(HOSTS.map(() => VERSION));
-    console.log(`[cluster] steps ${((stepsDone - started) / 1000).toFixed(1)} s, all ${HOSTS.length} nodes Ready ${(readyMs / 1000).toFixed(1)} s after the first step`);
-    console.log(`[cluster] step durations (ms): ${JSON.stringify(ms)}`);
+    expect(versions.split(" ")).toEqual(nodesOf(topology).map(() => VERSION));
+    Object.assign(report, { stepsSeconds: (stepsDone - started) / 1000, allNodesReadySeconds: readyMs / 1000, createStepMs: ms });
+    console.log(`[cluster] steps ${((stepsDone - started) / 1000).toFixed(1)} s, all ${nodesOf(topology).length} nodes Ready ${(readyMs / 1000).toFixed(1)} s after the first step`);
   });
 
   it("works: CoreDNS answers, pods on different workers reach each other, a Service answers through kube-proxy, kubectl top nodes", async () => {
-    const busybox = `${registry.mirrorOf("docker.io")}/library/busybox:1.36.1`;
+    const image = webprobeImage(registry);
     const pod = (name: string, node: string) => ({
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name, namespace: "default", labels: { app: "echo" } },
       spec: {
         nodeName: node,
-        containers: [{ name: "c", image: busybox, command: ["/bin/busybox", "sh", "-c", `mkdir -p /www && echo ${name} >/www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www`] }],
+        containers: [{ name: "c", image, command: ["/webprobe", "serve", "8080", name] }],
       },
     });
     const service = { apiVersion: "v1", kind: "Service", metadata: { name: "echo", namespace: "default" }, spec: { selector: { app: "echo" }, ports: [{ port: 80, targetPort: 8080 }] } };
     await env.writeFile("cp1", "/root/workload.json", JSON.stringify({ apiVersion: "v1", kind: "List", items: [pod("echo-w1", "w1"), pod("echo-w2", "w2"), service] }));
     await kubectl("apply -f /root/workload.json");
-    await kubectl("wait --for=condition=Ready pod/echo-w1 pod/echo-w2 --timeout=180s");
+    await withDiagnostics(kubectl("wait --for=condition=Ready pod/echo-w1 pod/echo-w2 --timeout=180s"));
     const ipOf = async (name: string) => kubectl(`get pod ${name} -o jsonpath='{.status.podIP}'`);
-    const exec = (name: string, cmd: string) => kubectl(`exec ${name} -- /bin/busybox ${cmd}`);
-    expect(await exec("echo-w1", `wget -qO- -T 5 http://${await ipOf("echo-w2")}:8080/`)).toBe("echo-w2");
-    expect(await exec("echo-w2", `wget -qO- -T 5 http://${await ipOf("echo-w1")}:8080/`)).toBe("echo-w1");
-    await until("the Service answers from both pods", 60_000, async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 12; i++) seen.add(await exec("echo-w1", "wget -qO- -T 5 http://echo.default.svc.cluster.local/"));
-      return seen.has("echo-w1") && seen.has("echo-w2");
-    });
-    expect(await exec("echo-w2", "nslookup kubernetes.default.svc.cluster.local")).toContain("10.96.0.1");
-    await until("kubectl top nodes lists every node", 240_000, async () => {
-      const top = await kubectl("top nodes --no-headers");
-      return HOSTS.every((h) => new RegExp(`^${h}\\s+\\d+m`, "m").test(top));
-    });
+    const exec = (name: string, cmd: string) => kubectl(`exec ${name} -- /webprobe ${cmd}`);
+    expect(await exec("echo-w1", `get http://${await ipOf("echo-w2")}:8080/`)).toBe("echo-w2");
+    expect(await exec("echo-w2", `get http://${await ipOf("echo-w1")}:8080/`)).toBe("echo-w1");
+    await withDiagnostics(
+      until("the Service answers from both pods", 90_000, async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) seen.add(await exec("echo-w1", "get http://echo.default.svc.cluster.local/"));
+        return seen.has("echo-w1") && seen.has("echo-w2");
+      }),
+    );
+    expect(await exec("echo-w2", "lookup kubernetes.default.svc.cluster.local")).toBe("10.96.0.1");
+    await withDiagnostics(
+      until("kubectl top nodes lists every node", 240_000, async () => {
+        const top = await kubectl("top nodes --no-headers");
+        return nodesOf(topology).every((h) => new RegExp(`^${h}\\s+\\d+m`, "m").test(top));
+      }),
+    );
     await kubectl("delete -f /root/workload.json --wait=true");
+  });
+
+  it("storage: a claim on the default storage class is provisioned on the node its pod runs on", async () => {
+    const claim = { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: "default" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "16Mi" } } } };
+    const writer = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "writer", namespace: "default" },
+      spec: {
+        nodeName: "w2",
+        containers: [{ name: "c", image: webprobeImage(registry), command: ["/webprobe", "serve", "8080", "writer"], volumeMounts: [{ name: "data", mountPath: "/data" }] }],
+        volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
+      },
+    };
+    await env.writeFile("cp1", "/root/storage.json", JSON.stringify({ apiVersion: "v1", kind: "List", items: [claim, writer] }));
+    await kubectl("apply -f /root/storage.json");
+    await withDiagnostics(kubectl("wait --for=condition=Ready pod/writer --timeout=180s"));
+    expect(await kubectl("get pvc data -o jsonpath='{.status.phase}'")).toBe("Bound");
+    const volume = await kubectl("get pvc data -o jsonpath='{.spec.volumeName}'");
+    expect((await env.run("w2", `ls -d /opt/local-path-provisioner/${volume}_default_data`)).code).toBe(0);
+    await kubectl("delete -f /root/storage.json --wait=true");
   });
 
   it("a second run of every step changes nothing on the hosts or the nodes", async () => {
     const nodes = () => kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}'");
-    const before = await Promise.all(HOSTS.map(state));
+    const files = (host: string) => hostState(env, plans, host, false);
+    const before = await Promise.all(ALL.map(files));
     const nodesBefore = await nodes();
     await createAll(env, plan, secrets);
-    expect(await Promise.all(HOSTS.map(state))).toEqual(before);
+    expect(await Promise.all(ALL.map(files))).toEqual(before);
     expect(await nodes()).toBe(nodesBefore);
   });
 
+  it("faults: HAProxy stopped on the active balancer, then a control plane powered off; the API through the VIP comes back, etcd keeps quorum, no write is lost", async () => {
+    const prober = startProber(`https://${VIP}:${model.endpoint.port}/readyz`);
+    try {
+      await until("the API answers through the VIP", 60_000, async () => prober.result().failures === 0 || (prober.reset(), false), 3000);
+      // 1. HAProxy stops on the balancer holding the VIP: keepalived's check moves the VIP.
+      const holders = [];
+      for (const lb of topology.loadBalancers!) if ((await env.run(lb, `ip -4 -o addr show dev host0 | grep -q ' ${VIP}/'`)).code === 0) holders.push(lb);
+      expect(holders, "exactly one balancer holds the VIP").toHaveLength(1);
+      prober.reset();
+      await env.run(holders[0], "systemctl stop haproxy");
+      await new Promise((r) => setTimeout(r, 15_000));
+      const haproxyGap = prober.result();
+      await env.run(holders[0], "systemctl start haproxy");
+      // 2. A control plane goes down: writes go on (2 of 3 etcd members), nothing written is lost.
+      const written: string[] = [];
+      const write = async (name: string) => {
+        const r = await env.run("cp1", `${"kubectl --kubeconfig /etc/kubernetes/admin.conf"} create configmap ${name} --from-literal=at=${Date.now()}`, { timeoutMs: 20_000 });
+        if (r.code === 0) written.push(name);
+        return r.code === 0;
+      };
+      expect(await write("fault-before")).toBe(true);
+      prober.reset();
+      await env.stopHost("cp3");
+      let duringOk = 0;
+      for (let i = 0; i < 10; i++) {
+        if (await write(`fault-during-${i}`)) duringOk++;
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      const powerOffGap = prober.result();
+      expect(duringOk, "writes while cp3 is down (etcd keeps quorum with 2 of 3)").toBeGreaterThanOrEqual(8);
+      await env.startHost("cp3");
+      await withDiagnostics(waitNodesReady(kubectl, ["cp3"], 240_000));
+      await until("the API answers through the VIP again", 60_000, async () => (prober.reset(), await new Promise((r) => setTimeout(r, 2000)), prober.result().failures === 0), 1000);
+      const stored = (await kubectl("get configmaps -o name")).split("\n").map((l) => l.replace("configmap/", ""));
+      for (const name of written) expect(stored, `write ${name} kept`).toContain(name);
+      await kubectl(`delete configmap ${written.join(" ")}`);
+      report.faults = { haproxyStopped: { balancer: holders[0], ...haproxyGap }, controlPlanePoweredOff: { host: "cp3", writesDuring: duringOk, ...powerOffGap } };
+      console.log(`[cluster] longest API gap through the VIP: HAProxy stopped on ${holders[0]} ${haproxyGap.longestGapMs} ms, cp3 powered off ${powerOffGap.longestGapMs} ms`);
+      expect(haproxyGap.longestGapMs, "API gap when HAProxy stops on the active balancer").toBeLessThan(15_000);
+      expect(powerOffGap.longestGapMs, "API gap when a control plane powers off").toBeLessThan(15_000);
+    } finally {
+      await prober.stop();
+    }
+  });
+
+  it("joins weeks later: a worker after the bootstrap tokens expired and a control plane after the uploaded certificates expired, with no manual step", async () => {
+    // What time does to a cluster: bootstrap tokens expire (24 h) and kubeadm-certs with them (2 h).
+    await kubectl("-n kube-system delete secret --field-selector type=bootstrap.kubernetes.io/token");
+    await kubectl("-n kube-system delete secret kubeadm-certs --ignore-not-found");
+    const before = plan;
+    plan = planFor({ ...BASE, controlPlanes: [...BASE.controlPlanes, LATE_CONTROL_PLANE], workers: [...BASE.workers, LATE_WORKER] });
+    const { change, ms } = await withDiagnostics(applyChange(env, before, plan, secrets));
+    expect([...change.apply].filter((id) => id.startsWith(`${LATE_WORKER}/`) || id.startsWith(`${LATE_CONTROL_PLANE}/`)).length).toBeGreaterThan(0);
+    await withDiagnostics(waitNodesReady(kubectl, nodesOf(topology)));
+    report.lateJoinStepMs = ms;
+    report.lateJoinChangedSteps = [...change.apply];
+  });
+
+  it("a worker removed: drained, its Node object gone, the host as it was", async () => {
+    const before = plan;
+    plan = planFor({ ...topology, workers: BASE.workers });
+    const { change, ms } = await withDiagnostics(applyChange(env, before, plan, secrets));
+    expect(change.remove.map((s) => s.host)).toEqual(change.remove.map(() => LATE_WORKER));
+    expect(Object.keys(await nodeReadiness(kubectl))).not.toContain(LATE_WORKER);
+    expect(await state(LATE_WORKER)).toBe(pristine[LATE_WORKER]);
+    report.workerRemovalStepMs = ms;
+  });
+
   it("destroy: every delete in reverse order leaves every host as it was before the first step", async () => {
-    await deleteAll(env, plan, secrets);
-    for (const host of HOSTS) expect(await state(host), host).toBe(pristine[host]);
+    report.destroyStepMs = await deleteAll(env, plan.steps, secrets);
+    for (const host of ALL) expect(await state(host), host).toBe(pristine[host]);
   });
 });

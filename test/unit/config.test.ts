@@ -81,6 +81,12 @@ describe("config: defaults", () => {
     expect(china.kubernetes.kubeProxyMode).toBe("ipvs");
     expect(china.kubernetes.podSubnet).toBe("10.244.0.0/16");
   });
+
+  it("the cluster tier builds the newest release the program supports and a release of the minor before it", () => {
+    const [newest, previous] = fs.readFileSync(path.join(__dirname, "../cluster/kubernetes-versions"), "utf8").trim().split(/\s+/);
+    expect(newest).toBe(`v${NEWEST_RELEASE}`);
+    expect(previous).toMatch(new RegExp(`^v1\\.${SUPPORTED_MINORS.max - 1}\\.\\d+$`));
+  });
 });
 
 describe("config: validation names the key and the problem", () => {
@@ -211,6 +217,13 @@ describe("config: validation names the key and the problem", () => {
       "cluster:kubernetes.kubeProxyMode: must be one of \"iptables\", \"ipvs\", \"nftables\"",
     ]);
     expect(mutate((s) => (s.kubernetes.allowCgroupV1 = "yes"))).toEqual(["cluster:kubernetes.allowCgroupV1: expected boolean, received string"]);
+  });
+
+  it("kubeProxyExtraConfig does not take over the keys the rest of the cluster follows", () => {
+    expect(mutate((s) => (s.kubernetes.kubeProxyExtraConfig = { mode: "ipvs", clusterCIDR: "10.0.0.0/16", conntrack: { maxPerCore: 0 } }))).toEqual([
+      "cluster:kubernetes.kubeProxyExtraConfig.mode: is set here; set cluster:kubernetes.kubeProxyMode instead, which the rest of the cluster follows",
+      "cluster:kubernetes.kubeProxyExtraConfig.clusterCIDR: is set here; set cluster:kubernetes.podSubnet instead, which the rest of the cluster follows",
+    ]);
   });
 
   it("containerd 2 from Kubernetes 1.36: distro and 1.x pins refused, release files are 2.x", () => {
