@@ -124,6 +124,18 @@ describe("etcd: external topology, config rules", () => {
     expect(() => model(at("1.37.2", { source: "distro", version: "3.5.16" }))).not.toThrow();
   });
 
+  it("checks the installed etcd on the host against kubeadm's minimum from 1.33 (a distribution's etcd is older)", () => {
+    const check = (version: string, source: string) => {
+      const s = externalSection(3, { source });
+      s.kubernetes.version = version;
+      return stepOf(model(s), etcdInstallId("etcd1")).script;
+    };
+    expect(check("1.37.2", "distro")).toContain(`printf '%s\\n' 3.5.24 "$version" | sort -V`);
+    expect(check("1.37.2", "distro")).toContain("older than 3.5.24, the oldest external etcd kubeadm 1.37 accepts: set cluster:etcd.source to release");
+    expect(check("1.37.2", "release")).toContain("older than 3.5.24, the oldest external etcd kubeadm 1.37 accepts: set cluster:etcd.version");
+    expect(check("1.29.13", "distro")).toContain("older than 3.4.0, which members need (they join as learners): set cluster:etcd.source to release");
+  });
+
   it("fills the defaults", () => {
     const e = external().etcd;
     // 1.29: the etcd kubeadm 1.29 - 1.33 run themselves.
