@@ -8,7 +8,7 @@ let failed = false;
 for (const b of allGoToolBuilds()) {
   try {
     const r = buildGoTool(b);
-    console.log(`${b.tool} ${b.release}: ${r.cached ? "cached" : `built in ${r.seconds.toFixed(0)} s`} (${r.binary})`);
+    console.log(`${b.name ?? b.tool} ${b.release}: ${r.cached ? "cached" : `built in ${r.seconds.toFixed(0)} s`} (${r.binary})`);
   } catch (e) {
     failed = true;
     console.error(String((e as Error).message));

@@ -46,6 +46,8 @@ packages=(
   shellcheck containerd haproxy keepalived etcd-server etcd-client openssl prometheus prometheus-alertmanager
   systemd-container debootstrap openssh-client iptables iproute2 dpkg-dev apt-utils gnupg python3 python3-pip curl util-linux
   python3-dnf python3-firewall docker-registry skopeo busybox-static
+  # runc's build (tools/runc, cgo with seccomp, statically linked like its release binary).
+  gcc libc6-dev libseccomp-dev pkg-config
 )
 go_version() { "$1" env GOVERSION 2>/dev/null || "$1" version | awk '{print $3}'; }
 if command -v go >/dev/null && at_least "$(go_version go)" "$go_needed"; then

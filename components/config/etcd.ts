@@ -8,8 +8,11 @@ export const etcdSchema = z.strictObject({
   topology: z.enum(["stacked", "external"]).default("stacked"),
   /** External etcd only: where the etcd binaries come from (distro: etcd-server/etcd-client packages; release: upstream tarballs). */
   source: z.enum(["distro", "release"]).default("release"),
-  /** Release version when source is "release" (the distro packages bring their own). */
-  version: semver("3.5.16").default("3.5.16"),
+  /**
+   * Release version when source is "release" (the distro packages bring their own). Default: the etcd
+   * the chosen Kubernetes minor's kubeadm runs itself (etcdVersionFor), as kubespray pins etcd per release.
+   */
+  version: semver("3.6.8").optional(),
   dataDir: absolutePath().default("/var/lib/etcd"),
   clientPort: port().default(2379),
   peerPort: port().default(2380),
@@ -32,3 +35,27 @@ export const etcdSchema = z.strictObject({
 });
 
 export type EtcdInput = z.output<typeof etcdSchema>;
+
+/**
+ * kubeadm's DefaultEtcdVersion (cmd/kubeadm/app/constants) at the newest patch of each minor: 3.5.24
+ * up to 1.33 (1.33.13), 3.6.5 for 1.34 (1.34.4), 3.6.6 for 1.35 (1.35.4), 3.6.8 for 1.36 (1.36.3),
+ * 3.7.0 for 1.37 (1.37.2). A cluster upgraded one minor at a time moves etcd one step at a time too.
+ */
+const KUBEADM_ETCD: Array<[fromMinor: number, version: string]> = [
+  [37, "3.7.0"],
+  [36, "3.6.8"],
+  [35, "3.6.6"],
+  [34, "3.6.5"],
+  [0, "3.5.24"],
+];
+
+export function etcdVersionFor(minor: number): string {
+  return KUBEADM_ETCD.find(([from]) => minor >= from)![1];
+}
+
+/**
+ * kubeadm's MinExternalEtcdVersion, which its preflight enforces as an error ("this version of kubeadm
+ * only supports external etcd version >= ..."): 3.5.24 in 1.33.13, 1.34.4, 1.35.4, 1.36.3 and 1.37.2.
+ * Older minors are not checked here (their kubeadm sources were not at hand).
+ */
+export const KUBEADM_MIN_EXTERNAL_ETCD = { fromMinor: 33, version: "3.5.24" } as const;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { closest, ConfigError, configKey, nameHosts, ProblemList, type ConfigProblem } from "./errors";
 import type { Role, SshInput, HostInput } from "./hosts";
 import type { KubernetesInput } from "./kubernetes";
+import { etcdVersionFor } from "./etcd";
 import { containerdConfigVersion, containerdSource, type ContainerdSource } from "./runtime";
 import { isIPv4, nthAddress, parseCidr } from "./net";
 import { stackConfigSchema, type StackConfig } from "./schema";
@@ -61,7 +62,8 @@ export interface ClusterModel {
   };
   mirrors: StackConfig["mirrors"] & { sandboxImage: string };
   loadBalancer: StackConfig["loadBalancer"] & { enabled: boolean; port: number };
-  etcd: StackConfig["etcd"];
+  /** version: the configured one, or the etcd the Kubernetes minor's kubeadm runs (etcdVersionFor). */
+  etcd: StackConfig["etcd"] & { version: string };
   addons: StackConfig["addons"];
   lifecycle: StackConfig["lifecycle"];
   os: StackConfig["os"] & { selinux: "permissive" | "enforcing" | "leave"; firewalld: "open" | "leave" };
@@ -208,7 +210,7 @@ function buildModel(cfg: StackConfig, stackName: string): ClusterModel {
       sandboxImage: cfg.mirrors.sandboxImage ?? `${cfg.mirrors.imageRepository}/pause:${pauseTag(minor)}`,
     },
     loadBalancer: { ...lb, enabled: lbEnabled, port: lbPort },
-    etcd: cfg.etcd,
+    etcd: { ...cfg.etcd, version: cfg.etcd.version ?? etcdVersionFor(minor) },
     addons: cfg.addons,
     lifecycle: cfg.lifecycle,
     os: { ...cfg.os, selinux: cfg.os.selinux ?? "permissive", firewalld: cfg.os.firewalld ?? "open" },

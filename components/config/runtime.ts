@@ -28,7 +28,7 @@ export const runtimeSchema = z.strictObject({
     .prefault({}),
   docker: z
     .strictObject({
-      criDockerdVersion: semver().default("0.3.16"),
+      criDockerdVersion: semver().default("0.3.26"),
       /** docker-ce package version pin (apt version string); latest from the repository when unset. */
       packageVersion: z.string().optional(),
     })

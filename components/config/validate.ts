@@ -5,6 +5,7 @@ import type { StackConfig } from "./schema";
 import { NEWEST_RELEASE, NFTABLES_FROM, SUPPORTED_MINORS } from "./kubernetes";
 import { checkOsFamilyRules } from "./os-family";
 import { CONTAINERD_2_REQUIRED_FROM, containerdSource } from "./runtime";
+import { etcdVersionFor, KUBEADM_MIN_EXTERNAL_ETCD } from "./etcd";
 
 export const ETCD_MEMBER_COUNTS = [1, 3, 5, 7];
 
@@ -139,7 +140,7 @@ export function checkCrossFieldRules(cfg: StackConfig, problems: ProblemList, op
     }
   }
   if (cfg.etcd.clientPort === cfg.etcd.peerPort) problems.add(["etcd", "peerPort"], "must differ from cluster:etcd.clientPort");
-  if (cfg.etcd.topology === "external") checkExternalEtcd(cfg.etcd, problems);
+  if (cfg.etcd.topology === "external") checkExternalEtcd(cfg.etcd, minor, problems);
 
   // Load balancer and endpoint.
   const lb = cfg.loadBalancer;
@@ -372,15 +373,28 @@ function addressRange(text: string): { first: number; last: number } | undefined
   return first <= last ? { first, last } : undefined;
 }
 
+/** Orders "3.5.24" and "3.6.8" numerically (major, minor, patch). */
+function compareVersions(a: string, b: string): number {
+  const [pa, pb] = [a, b].map((v) => v.split(".").map(Number));
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  return 0;
+}
+
 /** Oldest etcd the member scripts work with: learners (member add --learner, member promote) came in 3.4. */
 export const MIN_ETCD_VERSION = "3.4.0";
 /** The etcd CA's lifetime; member and client certificates cannot outlive it. */
 export const ETCD_CA_VALIDITY_DAYS = 3650;
 
-function checkExternalEtcd(etcd: StackConfig["etcd"], problems: ProblemList): void {
-  const [major, minor] = etcd.version.split(".").map(Number);
-  if (etcd.source === "release" && (major < 3 || (major === 3 && minor < 4))) {
-    problems.add(["etcd", "version"], `${etcd.version} is older than ${MIN_ETCD_VERSION}: members join as learners, which etcd has since 3.4`);
+function checkExternalEtcd(etcd: StackConfig["etcd"], kubernetesMinor: number, problems: ProblemList): void {
+  const version = etcd.version ?? etcdVersionFor(kubernetesMinor);
+  if (etcd.source === "release" && compareVersions(version, MIN_ETCD_VERSION) < 0) {
+    problems.add(["etcd", "version"], `${version} is older than ${MIN_ETCD_VERSION}: members join as learners, which etcd has since 3.4`);
+  } else if (etcd.source === "release" && kubernetesMinor >= KUBEADM_MIN_EXTERNAL_ETCD.fromMinor && compareVersions(version, KUBEADM_MIN_EXTERNAL_ETCD.version) < 0) {
+    problems.add(
+      ["etcd", "version"],
+      `${version} is older than ${KUBEADM_MIN_EXTERNAL_ETCD.version}, the oldest external etcd kubeadm 1.${kubernetesMinor} accepts (its preflight stops kubeadm init): ` +
+        `set ${etcdVersionFor(kubernetesMinor)} (what kubeadm 1.${kubernetesMinor} runs itself) or leave the key unset for that default`,
+    );
   }
   if (etcd.certificateValidityDays > ETCD_CA_VALIDITY_DAYS) {
     problems.add(["etcd", "certificateValidityDays"], `${etcd.certificateValidityDays} is longer than the CA's ${ETCD_CA_VALIDITY_DAYS} days`);

@@ -1,4 +1,5 @@
 import type { ClusterModel, HostModel } from "../config";
+import { KUBEADM_MIN_EXTERNAL_ETCD } from "../config/etcd";
 import { MIN_ETCD_VERSION } from "../config/validate";
 import { APT_FUNCTIONS, packageManagerFor, packageManagerOf } from "../host/package-manager";
 import { STATE_DIR } from "../host/prep";
@@ -19,14 +20,20 @@ export function releaseUrl(model: ClusterModel): { dir: string; file: (arch: str
   };
 }
 
-/** Fails unless `etcd --version` reports at least MIN_ETCD_VERSION. */
-function versionCheck(etcd: string, hint: string): string {
-  const [major, minor] = MIN_ETCD_VERSION.split(".");
+/**
+ * Fails unless `etcd --version` reports at least MIN_ETCD_VERSION (members join as learners) and,
+ * from Kubernetes 1.33, kubeadm's MinExternalEtcdVersion, which its preflight enforces: a distribution's
+ * etcd older than that is stopped here, with the key to change, rather than at kubeadm init.
+ */
+function versionCheck(model: ClusterModel, etcd: string, hint: string): string {
+  const kubeadm = model.kubernetes.minor >= KUBEADM_MIN_EXTERNAL_ETCD.fromMinor;
+  const minimum = kubeadm ? KUBEADM_MIN_EXTERNAL_ETCD.version : MIN_ETCD_VERSION;
+  const why = kubeadm ? `the oldest external etcd kubeadm 1.${model.kubernetes.minor} accepts` : "which members need (they join as learners)";
   return [
     `version=$(${etcd} --version 2>/dev/null | sed -n 's/^etcd Version: //p')`,
     `[ -n "$version" ] || kop_fail "${etcd} does not run"`,
-    `if [ "\${version%%.*}" -lt ${major} ] || { [ "\${version%%.*}" -eq ${major} ] && [ "$(echo "$version" | cut -d. -f2)" -lt ${minor} ]; }; then`,
-    `  kop_fail "etcd $version is older than ${MIN_ETCD_VERSION}, which members need (they join as learners): ${hint}"`,
+    `if [ "$(printf '%s\\n' ${minimum} "$version" | sort -V | head -n1)" != ${minimum} ]; then`,
+    `  kop_fail "etcd $version is older than ${minimum}, ${why}: ${hint}"`,
     "fi",
     'kop_log "etcd $version"',
   ].join("\n");
@@ -46,7 +53,7 @@ function distroInstall(model: ClusterModel): { body: string; deleteBody: string 
       "  systemctl unmask --runtime etcd.service >/dev/null 2>&1 || true",
       "fi",
       pm.install(DISTRO_PACKAGES, PACKAGE_RECORD),
-      versionCheck(etcdBinaries(model).etcd, "set cluster:etcd.source to release"),
+      versionCheck(model, etcdBinaries(model).etcd, "set cluster:etcd.source to release"),
     ].join("\n"),
     deleteBody: [
       APT_FUNCTIONS,
@@ -84,7 +91,7 @@ function releaseInstall(model: ClusterModel): { body: string; deleteBody: string
       "  done",
       '  rm -rf "$tmp"',
       "fi",
-      versionCheck("/usr/local/bin/etcd", "set cluster:etcd.version"),
+      versionCheck(model, "/usr/local/bin/etcd", "set cluster:etcd.version"),
       "if ! getent passwd etcd >/dev/null; then",
       `  useradd --system --user-group --home-dir ${shQuote(model.etcd.dataDir)} --no-create-home --shell /usr/sbin/nologin etcd`,
       `  mkdir -p ${STATE_DIR} && touch ${USER_MARKER}`,

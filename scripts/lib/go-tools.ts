@@ -27,6 +27,12 @@ export interface GoToolBuild {
   tags?: string[];
   /** Extra -ldflags (e.g. version stamps). */
   ldflags?: string;
+  /** Binary name (and cache directory) when one tool directory builds several programs; the tool's name by default. */
+  name?: string;
+  /** Build with cgo (runc's nsenter and seccomp are C); everything else is built without. */
+  cgo?: boolean;
+  /** -buildmode (runc's static PIE, as its Makefile builds the release binary). */
+  buildmode?: string;
 }
 
 /**
@@ -63,13 +69,35 @@ export function containerdBuild(): GoToolBuild {
   };
 }
 
-export function allGoToolBuilds(): GoToolBuild[] {
-  return [...KUBEADM_VALIDATE_RELEASES.map(kubeadmValidateBuild), containerdBuild()];
+/**
+ * The other programs of containerd's release tarball (bin/ctr, bin/containerd-shim-runc-v2 and bin/containerd-stress beside
+ * bin/containerd), for the hosts tier's release install (test/hosts/containerd-release.test.ts).
+ */
+export function containerdReleaseBuilds(): GoToolBuild[] {
+  return ["ctr", "containerd-shim-runc-v2", "containerd-stress"].map((name) => ({ ...containerdBuild(), name, pkg: `github.com/containerd/containerd/v2/cmd/${name}` }));
 }
 
-function goEnv(): NodeJS.ProcessEnv {
+/** runc as its release binary is built (Makefile `static`: cgo, seccomp, static PIE), without libpathrs (a Rust library). */
+export const RUNC_RELEASE = "1.5.3";
+export function runcBuild(): GoToolBuild {
+  return {
+    tool: "runc",
+    release: RUNC_RELEASE,
+    pkg: "github.com/opencontainers/runc",
+    cgo: true,
+    buildmode: "pie",
+    tags: ["seccomp", "urfave_cli_no_docs", "netgo", "osusergo"],
+    ldflags: "-linkmode external -extldflags -static-pie",
+  };
+}
+
+export function allGoToolBuilds(): GoToolBuild[] {
+  return [...KUBEADM_VALIDATE_RELEASES.map(kubeadmValidateBuild), containerdBuild(), ...containerdReleaseBuilds(), runcBuild()];
+}
+
+function goEnv(cgo = false): NodeJS.ProcessEnv {
   // No toolchain download and no VCS stamping: the module proxy is the only source.
-  return { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "-buildvcs=false", CGO_ENABLED: "0" };
+  return { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "-buildvcs=false", CGO_ENABLED: cgo ? "1" : "0" };
 }
 
 let goVersionCache: string | undefined;
@@ -93,9 +121,10 @@ export function goToolPath(b: GoToolBuild): string {
   const dir = toolDir(b);
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".go")).sort()) hash.update(f).update(fs.readFileSync(path.join(dir, f)));
   for (const f of [modfilePath(b), sumPath(b)]) hash.update(fs.existsSync(f) ? fs.readFileSync(f) : "");
-  hash.update(JSON.stringify({ pkg: b.pkg, tags: b.tags, ldflags: b.ldflags }));
+  hash.update(JSON.stringify({ pkg: b.pkg, tags: b.tags, ldflags: b.ldflags, cgo: b.cgo, buildmode: b.buildmode }));
   const key = `${b.release}-${goVersion()}-${hash.digest("hex").slice(0, 16)}`;
-  return path.join(GO_TOOLS_CACHE, b.tool, key, b.tool);
+  const name = b.name ?? b.tool;
+  return path.join(GO_TOOLS_CACHE, name, key, name);
 }
 
 /** The built binary; a missing build is an error that says how to make it. */
@@ -119,14 +148,15 @@ export function buildGoTool(b: GoToolBuild): { binary: string; seconds: number; 
   fs.mkdirSync(path.dirname(binary), { recursive: true });
   const args = ["build", "-trimpath", "-o", tmp];
   if (b.modfile) args.push("-modfile", b.modfile);
+  if (b.buildmode) args.push(`-buildmode=${b.buildmode}`);
   if (b.tags?.length) args.push("-tags", b.tags.join(","));
   args.push("-ldflags", `-s -w${b.ldflags ? ` ${b.ldflags}` : ""}`);
   args.push(b.pkg ?? ".");
-  const r = spawnSync("go", args, { cwd: toolDir(b), encoding: "utf8", env: goEnv(), maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync("go", args, { cwd: toolDir(b), encoding: "utf8", env: goEnv(b.cgo), maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
     fs.rmSync(tmp, { force: true });
     throw new Error(
-      `building ${b.tool} for ${b.release} failed (go ${args.join(" ")} in tools/${b.tool}):\n${(r.stderr || String(r.error ?? "")).trim()}`,
+      `building ${b.name ?? b.tool} for ${b.release} failed (go ${args.join(" ")} in tools/${b.tool}):\n${(r.stderr || String(r.error ?? "")).trim()}`,
     );
   }
   fs.renameSync(tmp, binary);

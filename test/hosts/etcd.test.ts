@@ -12,8 +12,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +20,7 @@ import { etcdMemberId } from "../../components/etcd/plan";
 import { planCluster } from "../../components/plan";
 import type { ClusterPlan, StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
+import { serveDirectory } from "./harness/file-server";
 import { fingerprintDiff, hostFingerprintScript } from "./fingerprint";
 import { applyStep, execStep, fingerprintScript, stdinLines } from "./steps";
 
@@ -347,28 +346,6 @@ async function startReleaseMirror(
     const sum = honest ? createHash("sha256").update(fs.readFileSync(path.join(dir, `${name}.tar.gz`))).digest("hex") : "0".repeat(64);
     fs.writeFileSync(path.join(dir, "SHA256SUMS"), `${sum}  ${name}.tar.gz\n`);
   }
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    const file = path.join(root, path.normalize(req.url ?? "/"));
-    requests.push(req.url ?? "");
-    if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200);
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, address, () => resolve());
-  });
-  return {
-    baseUrl: `http://${address}:${(server.address() as AddressInfo).port}/releases`,
-    requests,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        fs.rmSync(root, { recursive: true, force: true });
-      }),
-  };
+  const server = await serveDirectory(root, address);
+  return { baseUrl: `${server.url}/releases`, requests: server.requests, stop: server.stop };
 }

@@ -7,22 +7,8 @@ import { loadStackFile } from "../../components/config";
 import { registryHostsFiles, renderContainerdConfig } from "../../components/runtime/containerd";
 import { model, devSection } from "../unit/fixtures";
 import { CONTAINERD_RELEASE, containerdBuild, requireGoTool } from "../../scripts/lib/go-tools";
+import { criSettings } from "../support/containerd-config";
 import { requireTool, run } from "../support/tools";
-
-/** What the CRI plugins of a dumped config hold, in either schema. */
-function criSettings(merged: any): { sandbox: string; systemdCgroup: boolean; configPath: string } {
-  const images = merged.plugins["io.containerd.cri.v1.images"];
-  if (images) {
-    const runtime = merged.plugins["io.containerd.cri.v1.runtime"];
-    return {
-      sandbox: images.pinned_images.sandbox,
-      systemdCgroup: runtime.containerd.runtimes.runc.options.SystemdCgroup,
-      configPath: images.registry.config_path,
-    };
-  }
-  const cri = merged.plugins["io.containerd.grpc.v1.cri"];
-  return { sandbox: cri.sandbox_image, systemdCgroup: cri.containerd.runtimes.runc.options.SystemdCgroup, configPath: cri.registry.config_path };
-}
 
 function dump(binary: string, config: string): any {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-containerd-"));

@@ -468,7 +468,7 @@ describe("config: a newcomer's mistakes are refused with the key, the host and w
       'cluster:kubernetes.version: expected a quoted version string like "1.29.13", got the number 1.29',
     ]);
     expect(problemsOf({ ...devSection(), etcd: { version: 3.5 } })).toEqual([
-      'cluster:etcd.version: expected a quoted version string like "3.5.16", got the number 3.5',
+      'cluster:etcd.version: expected a quoted version string like "3.6.8", got the number 3.5',
     ]);
   });
 

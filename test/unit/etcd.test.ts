@@ -101,9 +101,45 @@ describe("etcd: external topology, config rules", () => {
     expect(() => external(3, { backup: { enabled: false, dir: "/" } })).not.toThrow();
   });
 
+  it("defaults the etcd version to the one the Kubernetes minor's kubeadm runs (DefaultEtcdVersion)", () => {
+    const at = (version: string, etcd: Record<string, unknown> = {}) => {
+      const s = externalSection(3, etcd);
+      s.kubernetes.version = version;
+      return s;
+    };
+    const expected: Array<[string, string]> = [["1.28.15", "3.5.24"], ["1.33.13", "3.5.24"], ["1.34.4", "3.6.5"], ["1.35.4", "3.6.6"], ["1.36.3", "3.6.8"], ["1.37.2", "3.7.0"]];
+    for (const [kubernetes, etcd] of expected) {
+      const m = model(at(kubernetes));
+      expect(m.etcd.version, kubernetes).toBe(etcd);
+      expect(stepOf(m, etcdInstallId("etcd1")).script).toContain(`file="etcd-v${etcd}-linux-$arch.tar.gz"`);
+    }
+    // A pin wins; one older than kubeadm's MinExternalEtcdVersion (3.5.24 from 1.33) is refused by name.
+    expect(model(at("1.37.2", { version: "3.6.8" })).etcd.version).toBe("3.6.8");
+    expect(problemsOf(at("1.37.2", { version: "3.5.16" }))).toEqual([
+      "cluster:etcd.version: 3.5.16 is older than 3.5.24, the oldest external etcd kubeadm 1.37 accepts (its preflight stops kubeadm init): set 3.7.0 (what kubeadm 1.37 runs itself) or leave the key unset for that default",
+    ]);
+    expect(problemsOf(at("1.33.13", { version: "3.5.23" }))[0]).toContain("older than 3.5.24, the oldest external etcd kubeadm 1.33 accepts");
+    // Before 1.33 the minimum is not checked here (those kubeadm sources were not at hand); distro packages bring their own.
+    expect(() => model(at("1.32.11", { version: "3.5.16" }))).not.toThrow();
+    expect(() => model(at("1.37.2", { source: "distro", version: "3.5.16" }))).not.toThrow();
+  });
+
+  it("checks the installed etcd on the host against kubeadm's minimum from 1.33 (a distribution's etcd is older)", () => {
+    const check = (version: string, source: string) => {
+      const s = externalSection(3, { source });
+      s.kubernetes.version = version;
+      return stepOf(model(s), etcdInstallId("etcd1")).script;
+    };
+    expect(check("1.37.2", "distro")).toContain(`printf '%s\\n' 3.5.24 "$version" | sort -V`);
+    expect(check("1.37.2", "distro")).toContain("older than 3.5.24, the oldest external etcd kubeadm 1.37 accepts: set cluster:etcd.source to release");
+    expect(check("1.37.2", "release")).toContain("older than 3.5.24, the oldest external etcd kubeadm 1.37 accepts: set cluster:etcd.version");
+    expect(check("1.29.13", "distro")).toContain("older than 3.4.0, which members need (they join as learners): set cluster:etcd.source to release");
+  });
+
   it("fills the defaults", () => {
     const e = external().etcd;
-    expect(e).toMatchObject({ source: "release", version: "3.5.16", dataDir: "/var/lib/etcd", clientPort: 2379, peerPort: 2380, certificateValidityDays: 1825, certificateGeneration: 0 });
+    // 1.29: the etcd kubeadm 1.29 - 1.33 run themselves.
+    expect(e).toMatchObject({ source: "release", version: "3.5.24", dataDir: "/var/lib/etcd", clientPort: 2379, peerPort: 2380, certificateValidityDays: 1825, certificateGeneration: 0 });
     expect(e.backup).toEqual({ enabled: true, schedule: "*-*-* 02:00:00", retention: 7, dir: "/var/backups/etcd", keepOnDelete: true });
   });
 });

@@ -238,7 +238,7 @@ describe("container runtime", () => {
     const service = files.find((f) => f.path === "/etc/systemd/system/cri-docker.service")!.content;
     expect(service).toContain("--network-plugin=cni --cni-bin-dir=/opt/cni/bin --cni-conf-dir=/etc/cni/net.d --pod-infra-container-image=reg.local:5000/k8s/pause:3.9");
     const install = planRuntime(m)[0].script;
-    expect(install).toContain("cri-dockerd-0.3.16");
+    expect(install).toContain("cri-dockerd-0.3.26");
     expect(install).toContain("kop_pkg_install 'docker-ce' 'docker-ce-cli' 'containerd.io'");
   });
 
