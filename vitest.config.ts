@@ -19,6 +19,8 @@ export default defineConfig({
         test: {
           name: "hosts",
           include: ["test/hosts/**/*.test.ts"],
+          // containerd and runc built from their modules (the release-file tests).
+          globalSetup: ["test/support/go-tools-setup.ts"],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,
@@ -29,7 +31,7 @@ export default defineConfig({
         test: {
           name: "cluster",
           include: ["test/cluster/**/*.test.ts"],
-          globalSetup: ["test/cluster/global-setup.ts"],
+          globalSetup: ["test/support/go-tools-setup.ts", "test/cluster/global-setup.ts"],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,

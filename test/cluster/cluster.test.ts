@@ -20,10 +20,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ClusterModel } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import type { ClusterPlan } from "../../components/remote/step";
-import { requireRoot, startFakeAptRepo, startImageRegistry, startTestHosts, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
+import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
 import { plain, runAddons } from "../unit/addons-support";
 import { applyChange, createAll, deleteAll } from "./run-plan";
-import { clusterModel, diagnosed, hostState, kubectlOn, nodeReadiness, startProber, until, waitNodesReady, webprobeImage, type Topology } from "./support";
+import { clusterModel, diagnosed, hostState, kubectlOn, nodeReadiness, startProber, until, startMirrors, stopMirrors, waitNodesReady, webprobeImage, type Mirrors, type Topology } from "./support";
 
 const [VERSION] = inject("kubernetesVersions");
 const ARTIFACTS = inject("k8sArtifacts")[VERSION];
@@ -39,8 +39,7 @@ const nodesOf = (t: Topology) => [...t.controlPlanes, ...t.workers];
 
 describe(`a real highly available Kubernetes ${VERSION} cluster from the program's own steps`, () => {
   let env: TestHosts;
-  let repo: FakeAptRepo;
-  let registry: ImageRegistry;
+  let mirrors: Mirrors;
   let topology: Topology = BASE;
   let model: ClusterModel;
   let plan: ClusterPlan;
@@ -57,7 +56,7 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
   const withDiagnostics = <T>(p: Promise<T>) => diagnosed(env, ALL, "cp1", p);
   const planFor = (t: Topology) => {
     topology = t;
-    model = clusterModel(env, repo, registry, ARTIFACTS, VERSION, t);
+    model = clusterModel(env, mirrors, ARTIFACTS, VERSION, t);
     const p = planCluster(model);
     plans.push(p);
     return p;
@@ -66,9 +65,7 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
   beforeAll(async () => {
     requireRoot();
     env = await startTestHosts(ALL, { kubernetes: true });
-    const v = VERSION.replace(/^v/, "");
-    repo = await startFakeAptRepo({ versions: [v], artifacts: { [v]: ARTIFACTS } });
-    registry = await startImageRegistry({ artifacts: [ARTIFACTS] });
+    mirrors = await startMirrors(env, { [VERSION]: ARTIFACTS });
     plan = planFor(BASE);
     // Every plan this scenario uses, so the state covers the late hosts' files too.
     planFor(LATER);
@@ -79,8 +76,7 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
   afterAll(async () => {
     fs.writeFileSync(REPORT, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`[cluster] report ${REPORT}: ${JSON.stringify(report)}`);
-    await registry?.stop();
-    await repo?.stop();
+    await stopMirrors(mirrors);
     await env?.teardown();
   });
 
@@ -104,7 +100,7 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
   });
 
   it("works: CoreDNS answers, pods on different workers reach each other, a Service answers through kube-proxy, kubectl top nodes", async () => {
-    const image = webprobeImage(registry);
+    const image = webprobeImage(mirrors.registry);
     const pod = (name: string, node: string) => ({
       apiVersion: "v1",
       kind: "Pod",
@@ -147,7 +143,7 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
       metadata: { name: "writer", namespace: "default" },
       spec: {
         nodeName: "w2",
-        containers: [{ name: "c", image: webprobeImage(registry), command: ["/webprobe", "serve", "8080", "writer"], volumeMounts: [{ name: "data", mountPath: "/data" }] }],
+        containers: [{ name: "c", image: webprobeImage(mirrors.registry), command: ["/webprobe", "serve", "8080", "writer"], volumeMounts: [{ name: "data", mountPath: "/data" }] }],
         volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
       },
     };

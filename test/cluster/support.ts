@@ -10,7 +10,9 @@ import * as path from "node:path";
 import { expect } from "vitest";
 import { modelFromObject, type ClusterModel } from "../../components/config";
 import type { ClusterPlan } from "../../components/remote/step";
-import type { FakeAptRepo, ImageRegistry, TestHosts } from "../hosts/harness";
+import { startFakeAptRepo, startImageRegistry, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
+import { serveDirectory, type FileServer } from "../hosts/harness/file-server";
+import { buildReleaseMirror } from "../hosts/harness/release-mirror";
 import { fingerprintScript, shellOn } from "../hosts/steps";
 
 export const KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
@@ -39,7 +41,31 @@ export interface Topology {
 }
 
 /** The stack a scenario builds: its hosts, the newest or an older release, the local mirrors. */
-export function clusterModel(env: TestHosts, repo: FakeAptRepo, registry: ImageRegistry, artifacts: string, version: string, topology: Topology): ClusterModel {
+/** Where the test hosts download from: packages, images, release files. */
+export interface Mirrors {
+  repo: FakeAptRepo;
+  registry: ImageRegistry;
+  /** containerd's and runc's release files (test/hosts/harness/release-mirror.ts). */
+  releases: FileServer;
+}
+
+/** Starts the package repository, the registry and the release-file server for the given artifact directories. */
+export async function startMirrors(env: TestHosts, artifactsByVersion: Record<string, string>): Promise<Mirrors> {
+  const byPackageVersion = Object.fromEntries(Object.entries(artifactsByVersion).map(([v, dir]) => [v.replace(/^v/, ""), dir]));
+  const repo = await startFakeAptRepo({ versions: Object.keys(byPackageVersion), artifacts: byPackageVersion });
+  const registry = await startImageRegistry({ artifacts: Object.values(artifactsByVersion) });
+  const releases = await serveDirectory(buildReleaseMirror(), env.gateway);
+  return { repo, registry, releases };
+}
+
+export async function stopMirrors(m: Partial<Mirrors> | undefined): Promise<void> {
+  await m?.releases?.stop();
+  await m?.registry?.stop();
+  await m?.repo?.stop();
+}
+
+export function clusterModel(env: TestHosts, mirrors: Mirrors, artifacts: string, version: string, topology: Topology): ClusterModel {
+  const { repo, registry } = mirrors;
   const built = builtVersions(artifacts);
   const v = version.replace(/^v/, "");
   const lbs = topology.loadBalancers ?? [];
@@ -58,6 +84,7 @@ export function clusterModel(env: TestHosts, repo: FakeAptRepo, registry: ImageR
         imageRepository: registry.mirrorOf("registry.k8s.io"),
         addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, registry.mirrorOf(r)])),
         insecureRegistries: [registry.host],
+        releases: { containerd: `${mirrors.releases.url}/containerd`, runc: `${mirrors.releases.url}/runc` },
       },
       // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
       runtime: { containerd: { restrictOomScoreAdj: true } },

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ClusterModel } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import type { ClusterPlan } from "../../components/remote/step";
-import { requireRoot, startFakeAptRepo, startImageRegistry, startTestHosts, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
+import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
 import { plain, runAddons } from "../unit/addons-support";
 import { applyChange, createAll, deleteAll } from "./run-plan";
-import { clusterModel, diagnosed, hostState, kubectlOn, startProber, waitNodesReady, webprobeImage, type Topology } from "./support";
+import { clusterModel, diagnosed, hostState, kubectlOn, startProber, startMirrors, stopMirrors, waitNodesReady, webprobeImage, type Mirrors, type Topology } from "./support";
 
 const [NEWEST, PREVIOUS] = inject("kubernetesVersions");
 const ARTIFACTS = inject("k8sArtifacts");
@@ -24,8 +24,7 @@ const NODE_PORT = 30080;
 
 describe(`an upgrade from Kubernetes ${PREVIOUS} to ${NEWEST} with the program's own steps`, () => {
   let env: TestHosts;
-  let repo: FakeAptRepo;
-  let registry: ImageRegistry;
+  let mirrors: Mirrors;
   let model: ClusterModel;
   const plans: ClusterPlan[] = [];
   const secrets: Record<string, string> = {
@@ -36,7 +35,7 @@ describe(`an upgrade from Kubernetes ${PREVIOUS} to ${NEWEST} with the program's
   const kubectl = (args: string) => kubectlOn(env, "ucp1")(args);
   const withDiagnostics = <T>(p: Promise<T>) => diagnosed(env, HOSTS, "ucp1", p);
   const planAt = (version: string) => {
-    model = clusterModel(env, repo, registry, ARTIFACTS[version], version, TOPOLOGY);
+    model = clusterModel(env, mirrors, ARTIFACTS[version], version, TOPOLOGY);
     const p = planCluster(model);
     plans.push(p);
     return p;
@@ -46,17 +45,14 @@ describe(`an upgrade from Kubernetes ${PREVIOUS} to ${NEWEST} with the program's
     requireRoot();
     expect(PREVIOUS, "test/cluster/kubernetes-versions names the previous minor second").toBeDefined();
     env = await startTestHosts(HOSTS, { kubernetes: true });
-    const versions = [PREVIOUS, NEWEST].map((v) => v.replace(/^v/, ""));
-    repo = await startFakeAptRepo({ versions, artifacts: Object.fromEntries([PREVIOUS, NEWEST].map((v) => [v.replace(/^v/, ""), ARTIFACTS[v]])) });
-    registry = await startImageRegistry({ artifacts: [ARTIFACTS[PREVIOUS], ARTIFACTS[NEWEST]] });
+    mirrors = await startMirrors(env, { [PREVIOUS]: ARTIFACTS[PREVIOUS], [NEWEST]: ARTIFACTS[NEWEST] });
     planAt(NEWEST);
     planAt(PREVIOUS);
     for (const host of HOSTS) pristine[host] = await hostState(env, plans, host);
   }, 900_000);
 
   afterAll(async () => {
-    await registry?.stop();
-    await repo?.stop();
+    await stopMirrors(mirrors);
     await env?.teardown();
   });
 
@@ -85,7 +81,7 @@ describe(`an upgrade from Kubernetes ${PREVIOUS} to ${NEWEST} with the program's
               containers: [
                 {
                   name: "c",
-                  image: webprobeImage(registry),
+                  image: webprobeImage(mirrors.registry),
                   command: ["/webprobe", "serve", "8080", "web"],
                   readinessProbe: { httpGet: { path: "/", port: 8080 }, periodSeconds: 1 },
                 },

@@ -20,9 +20,7 @@
  *   them to start and serve its API, and node.test.ts covers that chain.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,46 +28,17 @@ import { modelFromObject } from "../../components/config";
 import { planCluster } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 import { runtimeConfigId, runtimeInstallId } from "../../components/runtime/plan";
-import { CONTAINERD_RELEASE, containerdBuild, containerdReleaseBuilds, requireGoTool, RUNC_RELEASE, runcBuild } from "../../scripts/lib/go-tools";
+import { CONTAINERD_RELEASE, RUNC_RELEASE } from "../../scripts/lib/go-tools";
 import { criSettings } from "../support/containerd-config";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
 import { serveDirectory, type FileServer } from "./harness/file-server";
+import { buildReleaseMirror } from "./harness/release-mirror";
 import { fingerprintDiff, hostFingerprintScript } from "./fingerprint";
 import { applyStep, execStep, fingerprintScript, shellOn } from "./steps";
 
 const HOST = "ctrd1";
 const CRI_INFO_SRC = path.join(__dirname, "..", "..", "tools", "cri-info");
 const SANDBOX = "registry.example.test/mirror/pause:3.10.2";
-const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-
-/**
- * <root>/containerd/v<version>/containerd-<version>-linux-amd64.tar.gz (+ .sha256sum) and
- * <root>/runc/v<version>/runc.amd64 (+ runc.sha256sum), upstream's release layout, from the Go builds.
- * A `tampered` containerd version is listed with a checksum that does not match its tarball.
- */
-function buildReleaseMirror(tampered: string): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "kop-containerd-mirror-"));
-  const stage = path.join(root, "stage");
-  fs.mkdirSync(path.join(stage, "bin"), { recursive: true });
-  for (const build of [containerdBuild(), ...containerdReleaseBuilds()]) {
-    fs.copyFileSync(requireGoTool(build), path.join(stage, "bin", build.name ?? build.tool));
-    fs.chmodSync(path.join(stage, "bin", build.name ?? build.tool), 0o755);
-  }
-  for (const version of [CONTAINERD_RELEASE, tampered]) {
-    const dir = path.join(root, "containerd", `v${version}`);
-    const file = `containerd-${version}-linux-amd64.tar.gz`;
-    fs.mkdirSync(dir, { recursive: true });
-    execFileSync("tar", ["--owner=0", "--group=0", "-czf", path.join(dir, file), "-C", stage, "bin"]);
-    const sum = version === tampered ? "0".repeat(64) : sha256(path.join(dir, file));
-    fs.writeFileSync(path.join(dir, `${file}.sha256sum`), `${sum}  ${file}\n`);
-  }
-  fs.rmSync(stage, { recursive: true });
-  const runcDir = path.join(root, "runc", `v${RUNC_RELEASE}`);
-  fs.mkdirSync(runcDir, { recursive: true });
-  fs.copyFileSync(requireGoTool(runcBuild()), path.join(runcDir, "runc.amd64"));
-  fs.writeFileSync(path.join(runcDir, "runc.sha256sum"), `${sha256(path.join(runcDir, "runc.amd64"))}  runc.amd64\n`);
-  return root;
-}
 
 describe(`hosts, containerd ${CONTAINERD_RELEASE} and runc ${RUNC_RELEASE} from the release files on a real Debian 13 host`, () => {
   const TAMPERED = "2.4.1";
@@ -116,7 +85,7 @@ describe(`hosts, containerd ${CONTAINERD_RELEASE} and runc ${RUNC_RELEASE} from 
 
   beforeAll(async () => {
     requireRoot();
-    const root = buildReleaseMirror(TAMPERED);
+    const root = buildReleaseMirror({ tampered: TAMPERED });
     env = await startTestHosts([HOST], { suite: "trixie" });
     mirror = await serveDirectory(root, env.gateway);
     steps = stepsFor(CONTAINERD_RELEASE);
