@@ -19,6 +19,18 @@ cmd_machine() {
   [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || problems="$problems br_netfilter (pod traffic through kube-proxy's rules);"
   [ -d /sys/module/vxlan ] || problems="$problems vxlan (flannel);"
   [ -z "$problems" ] || { echo "kubernetes-host.sh: this machine's kernel lacks:$problems" >&2; exit 1; }
+  # inotify limits are per user across the whole machine, and every host's systemd, containerd and
+  # kubelet are root here: with the default 128 instances a cluster of nine hosts runs out and the
+  # kubelets die with "inotify_init: too many open files" (kind asks for the same raise).
+  raise_sysctl fs.inotify.max_user_instances 8192
+  raise_sysctl fs.inotify.max_user_watches 524288
+}
+
+# raise_sysctl KEY MIN: sets KEY to MIN when it is lower (never lowers what the machine has).
+raise_sysctl() {
+  local file="/proc/sys/${1//.//}" current
+  current=$(cat "$file")
+  if [ "$current" -lt "$2" ]; then echo "$2" >"$file"; fi
 }
 
 cmd_install() {
