@@ -78,6 +78,10 @@ export function clusterModel(env: TestHosts, mirrors: Mirrors, artifacts: string
         allowCgroupV1: true,
         // The test hosts are containers: kube-proxy cannot write nf_conntrack_max (as on LXC hosts).
         kubeProxyExtraConfig: { conntrack: { maxPerCore: 0 } },
+        // Every test host's "disk" is the machine's one filesystem, shared by up to nine hosts and the
+        // build caches: the default thresholds (15% free for images) would evict on the machine's
+        // free share, not the host's. Absolute amounts instead; the memory default is kept.
+        kubeletExtraConfig: { evictionHard: { "memory.available": "100Mi", "nodefs.available": "2Gi", "imagefs.available": "2Gi", "nodefs.inodesFree": "5%" } },
       },
       mirrors: {
         kubernetesPackages: repo.baseUrl,
