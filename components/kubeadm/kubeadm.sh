@@ -9,13 +9,17 @@ KOP_STATE=/var/lib/kubeadm-on-pulumi
 # @section core
 KOP_ADMIN_CONF=/etc/kubernetes/admin.conf
 
+# The discovery cache of the steps' kubectl: under /tmp, never in the login user's home (~/.kube/cache
+# would outlive a destroy).
+KOP_KUBECTL_CACHE=/tmp/kubeadm-on-pulumi-kubectl-cache
+
 # kop_kubectl ARGS...: kubectl with the admin credentials, or, when KOP_KUBECONFIG_SECRET names a
 # variable set by kop_secret, with that kubeconfig read from a pipe (it never lands on disk).
 kop_kubectl() {
   if [ -n "${KOP_KUBECONFIG_SECRET:-}" ]; then
-    kubectl --kubeconfig <(printf '%s\n' "${!KOP_KUBECONFIG_SECRET}") --request-timeout=30s "$@"
+    kubectl --kubeconfig <(printf '%s\n' "${!KOP_KUBECONFIG_SECRET}") --cache-dir "$KOP_KUBECTL_CACHE" --request-timeout=30s "$@"
   else
-    kubectl --kubeconfig "$KOP_ADMIN_CONF" --request-timeout=30s "$@"
+    kubectl --kubeconfig "$KOP_ADMIN_CONF" --cache-dir "$KOP_KUBECTL_CACHE" --request-timeout=30s "$@"
   fi
 }
 
