@@ -32,8 +32,9 @@ export const kubernetesSchema = z.strictObject({
   /** kube-proxy mode; nftables needs Kubernetes 1.31+ and a 5.13+ kernel; ipvs is deprecated upstream from 1.35. */
   kubeProxyMode: z.enum(["iptables", "ipvs", "nftables"]).default("iptables"),
   /**
-   * Run the kubelet on a cgroup v1 host from 1.35 on (kubelet failCgroupV1: false). Without it,
-   * preflight stops on a cgroup v1 host before anything is installed. cgroup v1 is deprecated upstream.
+   * Run the kubelet on a cgroup v1 host from 1.35 on (kubelet failCgroupV1: false, and kubeadm's
+   * SystemVerification preflight skipped, which refuses cgroup v1 regardless). Without it, preflight
+   * stops on a cgroup v1 host before anything is installed. cgroup v1 is deprecated upstream.
    */
   allowCgroupV1: z.boolean().default(false),
   /** Port the API server binds on every control plane. */
@@ -45,6 +46,11 @@ export const kubernetesSchema = z.strictObject({
   controllerManagerExtraArgs: z.record(z.string(), z.string()).default({}),
   schedulerExtraArgs: z.record(z.string(), z.string()).default({}),
   kubeletExtraConfig: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Merged into the KubeProxyConfiguration, e.g. { conntrack: { maxPerCore: 0 } } on hosts that are
+   * containers (LXC, systemd-nspawn), where kube-proxy cannot write nf_conntrack_max.
+   */
+  kubeProxyExtraConfig: z.record(z.string(), z.unknown()).default({}),
 });
 
 export const endpointSchema = z.strictObject({

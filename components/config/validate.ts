@@ -307,6 +307,13 @@ function checkAddonRules(cfg: StackConfig, problems: ProblemList): void {
     }
   }
 
+  // The mode and pod network have keys of their own, which other steps and add-ons read too.
+  for (const [key, own] of [["mode", "kubeProxyMode"], ["clusterCIDR", "podSubnet"]] as const) {
+    if (key in cfg.kubernetes.kubeProxyExtraConfig) {
+      problems.add(["kubernetes", "kubeProxyExtraConfig", key], `is set here; set cluster:kubernetes.${own} instead, which the rest of the cluster follows`);
+    }
+  }
+
   // Kubelets get CA-signed serving certificates (approved by the CSR approver add-on) unless the user opts out.
   if (!addons.metricsServer.kubeletInsecureTls && cfg.kubernetes.kubeletExtraConfig.serverTLSBootstrap === false) {
     problems.add(

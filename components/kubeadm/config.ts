@@ -168,7 +168,8 @@ export function kubeProxyConfiguration(model: ClusterModel): Doc {
   // MetalLB's layer-2 mode answers ARP for service IPs, which kube-proxy's IPVS dummy interface must not.
   if (model.kubernetes.kubeProxyMode === "ipvs" && model.addons.metallb.enabled) doc.ipvs = { strictARP: true };
   if (Object.keys(model.kubernetes.featureGates).length > 0) doc.featureGates = { ...model.kubernetes.featureGates };
-  return doc;
+  // cluster:kubernetes.kubeProxyExtraConfig is merged last: the user's settings win.
+  return deepMerge(doc, model.kubernetes.kubeProxyExtraConfig);
 }
 
 /** The taints a node registers with: the control-plane taint unless it also runs workloads, then the host's own. */
@@ -179,8 +180,24 @@ export function nodeTaints(host: HostModel): Array<{ key: string; value?: string
   return taints;
 }
 
+/**
+ * The preflight checks kubeadm must not stop on. On a cgroup v1 host kubeadm's SystemVerification
+ * is an error for kubelets from 1.35 (and for upgrades to them) even with failCgroupV1: false, so
+ * cluster:kubernetes.allowCgroupV1 turns it off; that check also covers the kernel version and cgroup
+ * controllers, which the program's own preflight (os-prep) checks instead.
+ */
+export function ignoredPreflightErrors(model: ClusterModel): string[] {
+  return model.kubernetes.allowCgroupV1 ? ["SystemVerification"] : [];
+}
+
+/** `kubeadm upgrade`'s flag for the same checks ("" when none). */
+export function ignorePreflightFlag(model: ClusterModel): string {
+  const ignored = ignoredPreflightErrors(model);
+  return ignored.length > 0 ? ` --ignore-preflight-errors=${ignored.join(",")}` : "";
+}
+
 function nodeRegistration(model: ClusterModel, host: HostModel): Doc {
-  return {
+  const doc: Doc = {
     name: host.name,
     criSocket: model.runtime.criSocket,
     imagePullPolicy: "IfNotPresent",
@@ -188,6 +205,9 @@ function nodeRegistration(model: ClusterModel, host: HostModel): Doc {
     taints: nodeTaints(host),
     kubeletExtraArgs: extraArgs(model.kubernetes.kubeadmApiVersion, { "node-ip": host.internalAddress }),
   };
+  const ignored = ignoredPreflightErrors(model);
+  if (ignored.length > 0) doc.ignorePreflightErrors = ignored;
+  return doc;
 }
 
 function localAPIEndpoint(model: ClusterModel, host: HostModel): Doc {

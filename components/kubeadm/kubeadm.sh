@@ -367,5 +367,8 @@ kop_teardown() {
   for dir in /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /var/lib/cni /run/flannel /var/lib/calico /var/run/calico ${etcd_dir:+"$etcd_dir"}; do
     if mountpoint -q "$dir" 2>/dev/null; then find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; else rm -rf "$dir"; fi
   done
+  # CNI plugins the CNI add-on's DaemonSet copied onto the host (no package owns them), so the
+  # kubernetes-cni package's removal can take /opt/cni/bin with it.
+  rm -f /opt/cni/bin/flannel /opt/cni/bin/calico /opt/cni/bin/calico-ipam
   rm -f "$KOP_STATE"/kubeadm-*.done "$KOP_STATE"/kubeadm-config.applied
 }

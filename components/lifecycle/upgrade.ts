@@ -1,6 +1,6 @@
 import type { ClusterModel, HostModel } from "../config";
 import { packageManagerOf } from "../host/package-manager";
-import { convergeDigest, type ExternalEtcd } from "../kubeadm/config";
+import { convergeDigest, ignorePreflightFlag, type ExternalEtcd } from "../kubeadm/config";
 import { CONTROL_PLANE_CONFIG, kubeadmFunctions } from "../kubeadm/steps";
 import { kubernetesRepository } from "../kube-packages/plan";
 import { script, shQuote } from "../remote/shell";
@@ -51,8 +51,8 @@ export function renderFirstControlPlaneUpgrade(model: ClusterModel, host: HostMo
     `  kop_pull_images ${CONTROL_PLANE_CONFIG}`,
     `  kubeadm init phase upload-config kubeadm --config ${CONTROL_PLANE_CONFIG}`,
     `  kubeadm init phase upload-config kubelet --config ${CONTROL_PLANE_CONFIG}`,
-    '  kubeadm upgrade plan "v$target" || kop_fail "kubeadm upgrade plan refuses v$target (its output is above)"',
-    '  kubeadm upgrade apply "v$target" --yes || kop_fail "kubeadm upgrade apply v$target failed (its output is above); run pulumi up again to retry"',
+    `  kubeadm upgrade plan "v$target"${ignorePreflightFlag(model)} || kop_fail "kubeadm upgrade plan refuses v$target (its output is above)"`,
+    `  kubeadm upgrade apply "v$target" --yes${ignorePreflightFlag(model)} || kop_fail "kubeadm upgrade apply v$target failed (its output is above); run pulumi up again to retry"`,
     "  proxy_before=$(kop_kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\\.conf}')",
     `  kubeadm init phase addon kube-proxy --config ${CONTROL_PLANE_CONFIG}`,
     "  proxy_after=$(kop_kubectl -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\\.conf}')",
@@ -76,7 +76,7 @@ export function renderControlPlaneUpgrade(model: ClusterModel, host: HostModel, 
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
     `if [ "$applied" != ${shQuote(digest)} ] || ! grep -q "kube-apiserver:v$target\\$" /etc/kubernetes/manifests/kube-apiserver.yaml; then`,
     `  kop_pull_images ${CONTROL_PLANE_CONFIG}`,
-    '  kubeadm upgrade node || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"',
+    `  kubeadm upgrade node${ignorePreflightFlag(model)} || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"`,
     `  mkdir -p "$KOP_STATE" && printf '%s\\n' ${shQuote(digest)} >${APPLIED}`,
     "fi",
     `kop_upgrade_kubelet ${shQuote(host.name)} "$target" "$package" ${model.lifecycle.drainTimeoutSeconds}`,
@@ -99,7 +99,7 @@ export function workerUpgradeLines(model: ClusterModel, host: HostModel, externa
     `applied=$(cat ${APPLIED} 2>/dev/null || true)`,
     `if [ "$applied" = ${shQuote(digest)} ] && [ "$(kop_kubelet_version)" = "$target" ] && kop_pkg_installed "kubectl=$package"; then exit 0; fi`,
     "kubelet_config=$(sha256sum /var/lib/kubelet/config.yaml 2>/dev/null || true)",
-    'kubeadm upgrade node || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"',
+    `kubeadm upgrade node${ignorePreflightFlag(model)} || kop_fail "kubeadm upgrade node failed (its output is above); run pulumi up again to retry"`,
     `if [ "$(kop_kubelet_version)" != "$target" ] || ! kop_pkg_installed "kubectl=$package"; then`,
     `  kop_slot_acquire ${shQuote(host.name)} ${model.lifecycle.upgradeBatchSize} ${SLOT_WAIT_SECONDS}`,
     `  kop_upgrade_kubelet ${shQuote(host.name)} "$target" "$package" ${model.lifecycle.drainTimeoutSeconds}`,

@@ -92,12 +92,25 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     for (const host of HOSTS) {
       const r = await env.run(
         host,
-        "journalctl -u kubelet --no-pager -n 40 2>&1; echo '--- containers'; crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -a 2>&1 | head -20; echo '--- containerd'; journalctl -u containerd --no-pager -n 15 2>&1",
+        [
+          "journalctl -u kubelet --no-pager -n 40 2>&1",
+          "echo '--- containers'; crictl ps -a 2>&1 | head -20",
+          // The newest exited container of each name: why it stopped.
+          "for id in $(crictl ps -a --state exited -q 2>/dev/null); do n=$(crictl inspect -o go-template --template '{{.status.metadata.name}}' \"$id\" 2>/dev/null); case \" $seen \" in *\" $n \"*) continue;; esac; seen=\"$seen $n\"; echo \"--- logs of $n\"; crictl logs --tail 15 \"$id\" 2>&1; done",
+          "echo '--- containerd'; journalctl -u containerd --no-pager -n 15 2>&1",
+        ].join("; "),
       );
       parts.push(`=== ${host}\n${r.stdout}${r.stderr}`);
     }
+    const pods = await env.run("cp1", `${KUBECTL} get pods -A -o wide 2>&1; ${KUBECTL} get events -A --sort-by=.lastTimestamp 2>&1 | tail -40`);
+    parts.push(`=== pods and events\n${pods.stdout}${pods.stderr}`);
     return parts.join("\n");
   };
+  /** Runs a check; when it fails, its error carries the diagnostics. */
+  const diagnosed = <T>(p: Promise<T>): Promise<T> =>
+    p.catch(async (e: unknown) => {
+      throw new Error(`${(e as Error).message}\n\n${await diagnostics()}`);
+    });
 
   beforeAll(async () => {
     requireRoot();
@@ -108,7 +121,8 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     const built = builtVersions(ARTIFACTS);
     model = modelFromObject(
       {
-        kubernetes: { version: v },
+        // The test hosts are containers: kube-proxy cannot write nf_conntrack_max (as on LXC hosts).
+        kubernetes: { version: v, kubeProxyExtraConfig: { conntrack: { maxPerCore: 0 } } },
         mirrors: {
           kubernetesPackages: repo.baseUrl,
           imageRepository: registry.mirrorOf("registry.k8s.io"),
@@ -142,9 +156,7 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
 
   it("create: every step in plan order, then the add-ons; every node Ready", async () => {
     const started = Date.now();
-    const ms = await createAll(env, plan, secrets).catch(async (e: unknown) => {
-      throw new Error(`${(e as Error).message}\n\n${await diagnostics()}`);
-    });
+    const ms = await diagnosed(createAll(env, plan, secrets));
     const stepsDone = Date.now();
     // The add-ons as the program declares them, applied with kubectl: namespaces first.
     const { objects } = await runAddons(model, { preview: false });
@@ -153,11 +165,13 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     items.sort((a, b) => rank(a.kind) - rank(b.kind));
     await env.writeFile("cp1", "/root/addons.json", JSON.stringify({ apiVersion: "v1", kind: "List", items }));
     await kubectl("apply -f /root/addons.json");
-    await until("every node Ready", 300_000, async () => {
-      const out = await kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'");
-      const ready = out.split(" ").filter((x) => x.endsWith("=True")).length;
-      return ready === HOSTS.length;
-    });
+    await diagnosed(
+      until("every node Ready", 300_000, async () => {
+        const out = await kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'");
+        const ready = out.split(" ").filter((x) => x.endsWith("=True")).length;
+        return ready === HOSTS.length;
+      }),
+    );
     const readyMs = Date.now() - started;
     const versions = await kubectl("get nodes -o jsonpath='{.items[*].status.nodeInfo.kubeletVersion}'");
     expect(versions.split(" ")).toEqual(HOSTS.map(() => VERSION));
@@ -179,7 +193,7 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     const service = { apiVersion: "v1", kind: "Service", metadata: { name: "echo", namespace: "default" }, spec: { selector: { app: "echo" }, ports: [{ port: 80, targetPort: 8080 }] } };
     await env.writeFile("cp1", "/root/workload.json", JSON.stringify({ apiVersion: "v1", kind: "List", items: [pod("echo-w1", "w1"), pod("echo-w2", "w2"), service] }));
     await kubectl("apply -f /root/workload.json");
-    await kubectl("wait --for=condition=Ready pod/echo-w1 pod/echo-w2 --timeout=180s");
+    await diagnosed(kubectl("wait --for=condition=Ready pod/echo-w1 pod/echo-w2 --timeout=180s"));
     const ipOf = async (name: string) => kubectl(`get pod ${name} -o jsonpath='{.status.podIP}'`);
     const exec = (name: string, cmd: string) => kubectl(`exec ${name} -- /bin/busybox ${cmd}`);
     expect(await exec("echo-w1", `wget -qO- -T 5 http://${await ipOf("echo-w2")}:8080/`)).toBe("echo-w2");

@@ -213,6 +213,13 @@ describe("config: validation names the key and the problem", () => {
     expect(mutate((s) => (s.kubernetes.allowCgroupV1 = "yes"))).toEqual(["cluster:kubernetes.allowCgroupV1: expected boolean, received string"]);
   });
 
+  it("kubeProxyExtraConfig does not take over the keys the rest of the cluster follows", () => {
+    expect(mutate((s) => (s.kubernetes.kubeProxyExtraConfig = { mode: "ipvs", clusterCIDR: "10.0.0.0/16", conntrack: { maxPerCore: 0 } }))).toEqual([
+      "cluster:kubernetes.kubeProxyExtraConfig.mode: is set here; set cluster:kubernetes.kubeProxyMode instead, which the rest of the cluster follows",
+      "cluster:kubernetes.kubeProxyExtraConfig.clusterCIDR: is set here; set cluster:kubernetes.podSubnet instead, which the rest of the cluster follows",
+    ]);
+  });
+
   it("containerd 2 from Kubernetes 1.36: distro and 1.x pins refused, release files are 2.x", () => {
     expect(mutate((s) => Object.assign(s, { kubernetes: { version: "1.36.3" }, runtime: { containerd: { source: "distro" } } }))).toEqual([
       "cluster:runtime.containerd.source: Kubernetes 1.36.3 needs containerd 2 (1.35 is the last minor that supports containerd 1.x, which the distributions ship): use release or docker-ce",

@@ -18,6 +18,7 @@ import {
   SECRET_PLACEHOLDERS,
 } from "../../components/kubeadm/config";
 import { kubeadmConfigFiles } from "../../components/kubeadm/steps";
+import { renderControlPlaneUpgrade, renderFirstControlPlaneUpgrade } from "../../components/lifecycle/upgrade";
 import { devSection, haSection, model } from "./fixtures";
 
 const host = (m: ClusterModel, name: string) => m.hosts.find((h) => h.name === name)!;
@@ -223,6 +224,23 @@ describe("kubeadm configuration renderer", () => {
     expect(kubeletConfiguration(model(section))).not.toHaveProperty("failCgroupV1");
   });
 
+  it("allowCgroupV1 also skips kubeadm's SystemVerification, an error on cgroup v1 from 1.35 even with failCgroupV1: false", () => {
+    const section = haSection(1);
+    Object.assign(section.kubernetes, { version: "1.37.2", allowCgroupV1: true });
+    const m = model(section);
+    const [first, second] = m.controlPlanes;
+    expect(initConfiguration(m, first).nodeRegistration).toMatchObject({ ignorePreflightErrors: ["SystemVerification"] });
+    expect(joinConfiguration(m, second).nodeRegistration).toMatchObject({ ignorePreflightErrors: ["SystemVerification"] });
+    const upgrades = [renderFirstControlPlaneUpgrade(m, first, undefined), renderControlPlaneUpgrade(m, second, undefined)].join("\n");
+    expect(upgrades).toContain('kubeadm upgrade plan "v$target" --ignore-preflight-errors=SystemVerification');
+    expect(upgrades).toContain('kubeadm upgrade apply "v$target" --yes --ignore-preflight-errors=SystemVerification');
+    expect(upgrades).toContain("kubeadm upgrade node --ignore-preflight-errors=SystemVerification");
+    section.kubernetes.allowCgroupV1 = false;
+    const strict = model(section);
+    expect(initConfiguration(strict, strict.controlPlanes[0]).nodeRegistration).not.toHaveProperty("ignorePreflightErrors");
+    expect(renderFirstControlPlaneUpgrade(strict, strict.controlPlanes[0], undefined)).not.toContain("ignore-preflight-errors");
+  });
+
   it("renders kube-proxy's nftables mode, without the IPVS strictARP", () => {
     const section = devSection();
     Object.assign(section.kubernetes, { version: "1.33.4", kubeProxyMode: "nftables" });
@@ -230,6 +248,12 @@ describe("kubeadm configuration renderer", () => {
     const proxy = kubeProxyConfiguration(model(section));
     expect(proxy).toMatchObject({ mode: "nftables" });
     expect(proxy).not.toHaveProperty("ipvs");
+  });
+
+  it("merges kubeProxyExtraConfig over our kube-proxy settings (container hosts turn off the conntrack sizing)", () => {
+    const section = devSection();
+    section.kubernetes.kubeProxyExtraConfig = { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: "2s" } };
+    expect(kubeProxyConfiguration(model(section))).toMatchObject({ mode: "iptables", clusterCIDR: "10.244.0.0/16", conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: "2s" } });
   });
 
   it("digests what each role's upgrade step converges to: certSANs left out, workers blind to images", () => {
