@@ -354,6 +354,8 @@ kop_teardown() {
     kubeadm reset -f --cri-socket "$cri" || kop_log "kubeadm reset reported errors; cleaning up by hand"
   fi
   systemctl stop kubelet 2>/dev/null || true
+  # The kubelet's pod slices (systemd cgroup driver) outlive it as transient units; stopping the top one stops them all.
+  systemctl stop kubepods.slice 2>/dev/null || true
   awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(cni0|flannel\.1|flannel-v6\.1|flannel-wg|tunl0|vxlan\.calico|vxlan-v6\.calico|kube-ipvs0|nodelocaldns|cali[0-9a-f]+)$'); do
     ip link delete "$link" 2>/dev/null || true
@@ -376,5 +378,7 @@ kop_teardown() {
   # CNI plugins the CNI add-on's DaemonSet copied onto the host (no package owns them), so the
   # kubernetes-cni package's removal can take /opt/cni/bin with it.
   rm -f /opt/cni/bin/flannel /opt/cni/bin/calico /opt/cni/bin/calico-ipam
+  # The FlexVolume plugin directories the kubelet makes at its first start, when still empty.
+  if [ -d /usr/libexec/kubernetes ]; then find /usr/libexec/kubernetes -depth -type d -empty -delete; fi
   rm -f "$KOP_STATE"/kubeadm-*.done "$KOP_STATE"/kubeadm-config.applied
 }
