@@ -22,6 +22,7 @@ import { requireRoot, startFakeAptRepo, startImageRegistry, startTestHosts, type
 import { fingerprintScript, shellOn } from "../hosts/steps";
 import { plain, runAddons } from "../unit/addons-support";
 import { createAll, deleteAll } from "./run-plan";
+import { until } from "../support/until";
 
 const VERSION = inject("kubernetesVersion");
 const ARTIFACTS = inject("k8sArtifacts");
@@ -70,20 +71,6 @@ describe(`a real Kubernetes ${VERSION} cluster from the program's own steps`, ()
     const r = await env.run(host, hostState(plan, host));
     expect(r.code, r.stderr).toBe(0);
     return r.stdout;
-  };
-  /** Polls until `check` passes (it throws or returns false while not yet). */
-  const until = async (what: string, timeoutMs: number, check: () => Promise<boolean>) => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        if (await check()) return;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? `\nlast error: ${String(last)}` : ""}`);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
   };
 
   /** What a failed bootstrap needs to be understood: each host's kubelet and containerd logs and its containers. */

@@ -34,8 +34,8 @@ export function secretValues(shown: unknown): string[] {
       if (secretLine && Buffer.from(secretLine[1], "base64").toString("base64") === secretLine[1]) add(Buffer.from(secretLine[1], "base64").toString("utf8"));
       else if (MATERIAL_LINE.test(line)) keep(line);
     }
-    // (A placeholder the script fills in, KOP_SOMETHING, is not a value.)
-    for (const m of s.matchAll(/(?:-data|token|password|key):\s*"?([A-Za-z0-9+/=._:-]+)/gi)) if (!/^[A-Z][A-Z0-9_]*$/.test(m[1])) keep(m[1]);
+    // (A placeholder the script fills in, an identifier such as KOP_SECRET_bootstrap_token, is not a value: base64 has no "_".)
+    for (const m of s.matchAll(/(?:-data|token|password|key):\s*"?([A-Za-z0-9+/=._:-]+)/gi)) if (!/^[A-Za-z]+(_[A-Za-z0-9]+)+$/.test(m[1])) keep(m[1]);
   };
   const leaves = (v: unknown, key?: string): void => {
     if (typeof v === "string") {

@@ -74,6 +74,10 @@ describe("state secrets check", () => {
     expect(values).not.toContain("#!/usr/bin/env bash");
     expect(values).not.toContain("set -euo pipefail");
     expect(values).not.toContain("10.213.0.11");
+    expect(secretValues(shown({ config: "discovery:\n  bootstrapToken:\n    token: KOP_SECRET_bootstrap_token\n    key: c2VjcmV0a2V5bWF0ZXJpYWw=\n" }))).toEqual([
+      "discovery:\n  bootstrapToken:\n    token: KOP_SECRET_bootstrap_token\n    key: c2VjcmV0a2V5bWF0ZXJpYWw=\n",
+      "c2VjcmV0a2V5bWF0ZXJpYWw=",
+    ]);
   });
   it("reads a secret nested in a secret", () => {
     const inner = { [SIG]: "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify("innersecret42") };
