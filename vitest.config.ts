@@ -42,6 +42,8 @@ export default defineConfig({
         test: {
           name: "engine",
           include: ["test/engine/**/*.test.ts"],
+          // The whole program makes a real cluster: the cluster tier's artifacts (cached; built here when missing).
+          globalSetup: ["test/cluster/global-setup.ts"],
           testTimeout: 1_800_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,

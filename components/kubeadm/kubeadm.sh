@@ -9,13 +9,17 @@ KOP_STATE=/var/lib/kubeadm-on-pulumi
 # @section core
 KOP_ADMIN_CONF=/etc/kubernetes/admin.conf
 
+# The discovery cache of the steps' kubectl: under /tmp, never in the login user's home (~/.kube/cache
+# would outlive a destroy).
+KOP_KUBECTL_CACHE=/tmp/kubeadm-on-pulumi-kubectl-cache
+
 # kop_kubectl ARGS...: kubectl with the admin credentials, or, when KOP_KUBECONFIG_SECRET names a
 # variable set by kop_secret, with that kubeconfig read from a pipe (it never lands on disk).
 kop_kubectl() {
   if [ -n "${KOP_KUBECONFIG_SECRET:-}" ]; then
-    kubectl --kubeconfig <(printf '%s\n' "${!KOP_KUBECONFIG_SECRET}") --request-timeout=30s "$@"
+    kubectl --kubeconfig <(printf '%s\n' "${!KOP_KUBECONFIG_SECRET}") --cache-dir "$KOP_KUBECTL_CACHE" --request-timeout=30s "$@"
   else
-    kubectl --kubeconfig "$KOP_ADMIN_CONF" --request-timeout=30s "$@"
+    kubectl --kubeconfig "$KOP_ADMIN_CONF" --cache-dir "$KOP_KUBECTL_CACHE" --request-timeout=30s "$@"
   fi
 }
 
@@ -326,12 +330,25 @@ kop_slot_release() {
 }
 
 # @section teardown
+# kop_remove_kube_chains: removes only the iptables chains and rules Kubernetes, kube-proxy and the
+# CNI plugins made; the host's own rules stay. (No `grep -q` on iptables-save: under pipefail, its
+# early exit fails the pipeline with SIGPIPE once the rules outgrow a pipe buffer, as a cluster's do.)
+kop_remove_kube_chains() {
+  local chain_pattern='KUBE-|CNI-|FLANNEL|flanneld|cali-|cali:' family
+  for family in iptables ip6tables; do
+    command -v "$family-save" >/dev/null 2>&1 || continue
+    if "$family-save" 2>/dev/null | grep -E "$chain_pattern" >/dev/null; then
+      "$family-save" | grep -vE "$chain_pattern" | "$family-restore" || kop_log "could not remove the Kubernetes $family chains"
+    fi
+  done
+}
+
 # kop_teardown CRI_SOCKET ETCD_DATA_DIR: kubeadm reset and everything it leaves behind, so the host
 # is ready for a fresh pulumi up: CNI interfaces, Kubernetes' iptables chains, IPVS services and
 # ipsets, kube-proxy's nftables tables, kubelet mounts, /etc/kubernetes, /var/lib/kubelet, the CNI configuration and (stacked
 # etcd) the etcd data directory.
 kop_teardown() {
-  local cri=$1 etcd_dir=${2:-} link chain_pattern family m set dir had_ipvs=0
+  local cri=$1 etcd_dir=${2:-} link family m set dir had_ipvs=0
   if ip link show kube-ipvs0 >/dev/null 2>&1; then had_ipvs=1; fi
   if command -v kubeadm >/dev/null 2>&1; then
     kubeadm reset -f --cri-socket "$cri" || kop_log "kubeadm reset reported errors; cleaning up by hand"
@@ -342,18 +359,13 @@ kop_teardown() {
   if command -v crictl >/dev/null 2>&1; then
     crictl --runtime-endpoint "$cri" rmp --all --force >/dev/null 2>&1 || kop_log "could not remove every pod through $cri"
   fi
+  # The kubelet's pod slices (systemd cgroup driver) outlive it as transient units; stopping the top one stops them all.
+  systemctl stop kubepods.slice 2>/dev/null || true
   awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(cni0|flannel\.1|flannel-v6\.1|flannel-wg|tunl0|vxlan\.calico|vxlan-v6\.calico|kube-ipvs0|nodelocaldns|cali[0-9a-f]+)$'); do
     ip link delete "$link" 2>/dev/null || true
   done
-  # Only the chains Kubernetes, kube-proxy and the CNI plugins made: the host's own rules stay.
-  chain_pattern='KUBE-|CNI-|FLANNEL|flanneld|cali-|cali:'
-  for family in iptables ip6tables; do
-    command -v "$family-save" >/dev/null 2>&1 || continue
-    if "$family-save" 2>/dev/null | grep -qE "$chain_pattern"; then
-      "$family-save" | grep -vE "$chain_pattern" | "$family-restore" || kop_log "could not remove the Kubernetes $family chains"
-    fi
-  done
+  kop_remove_kube_chains
   # kube-proxy's IPVS services (it ran in ipvs mode when its kube-ipvs0 interface was there).
   if [ "$had_ipvs" = 1 ] && command -v ipvsadm >/dev/null 2>&1; then ipvsadm --clear || true; fi
   # kube-proxy's nftables mode keeps its rules in tables of its own.
@@ -371,5 +383,7 @@ kop_teardown() {
   # CNI plugins the CNI add-on's DaemonSet copied onto the host (no package owns them), so the
   # kubernetes-cni package's removal can take /opt/cni/bin with it.
   rm -f /opt/cni/bin/flannel /opt/cni/bin/calico /opt/cni/bin/calico-ipam
+  # The FlexVolume plugin directories the kubelet makes at its first start, when still empty.
+  if [ -d /usr/libexec/kubernetes ]; then find /usr/libexec/kubernetes -depth -type d -empty -delete; fi
   rm -f "$KOP_STATE"/kubeadm-*.done "$KOP_STATE"/kubeadm-config.applied
 }

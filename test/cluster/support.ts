@@ -14,6 +14,9 @@ import { startFakeAptRepo, startImageRegistry, type FakeAptRepo, type ImageRegis
 import { serveDirectory, type FileServer } from "../hosts/harness/file-server";
 import { buildReleaseMirror } from "../hosts/harness/release-mirror";
 import { fingerprintScript, shellOn } from "../hosts/steps";
+import { until } from "../support/until";
+
+export { until };
 
 export const KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
 
@@ -128,21 +131,6 @@ export async function hostState(env: TestHosts, plans: ClusterPlan[], host: stri
   const r = await env.run(host, hostStateScript(plans, host, leftovers));
   expect(r.code, r.stderr).toBe(0);
   return r.stdout;
-}
-
-/** Polls until `check` passes (it throws or returns false while not yet). */
-export async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, everyMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? `\nlast error: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** kubectl with the admin credentials on a control plane; throws with the output on failure. */

@@ -161,7 +161,7 @@ export class PulumiProject {
   }
 
   /** Like run, but throws with the output unless the exit code is the expected one. */
-  async expect(args: string[], code = 0, opts: { stdin?: string } = {}): Promise<RunResult> {
+  async expect(args: string[], code = 0, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<RunResult> {
     const result = await this.run(args, opts);
     if (result.code !== code) {
       throw new Error(`pulumi ${args.join(" ")} exited ${result.code} (expected ${code})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);

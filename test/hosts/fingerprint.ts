@@ -41,8 +41,10 @@ systemctl list-units --all --no-legend --no-pager --plain | awk '$1 !~ /^(sessio
 for key in net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_nonlocal_bind vm.swappiness vm.max_map_count vm.overcommit_memory kernel.panic kernel.panic_on_oops fs.inotify.max_user_watches fs.inotify.max_user_instances; do
   printf 'sysctl %s %s\n' "$key" "$(sysctl -n "$key" 2>/dev/null || echo absent)"
 done
+# Rules and chains by table; a table with only its built-in chains at ACCEPT and no rule is what the
+# kernel has before anything used it, and prints nothing (it stays loaded once iptables touched it).
 for t in iptables ip6tables; do
-  if command -v "$t-save" >/dev/null 2>&1; then "$t-save" 2>/dev/null | grep -v '^#' | sed -E 's/\[[0-9]+:[0-9]+\]//; s/^/'"$t"' /'; fi
+  if command -v "$t-save" >/dev/null 2>&1; then "$t-save" 2>/dev/null | awk -v f="$t" '/^#/ || /^COMMIT/ { next } /^\*/ { table = substr($0, 2); next } { gsub(/ ?\[[0-9]+:[0-9]+\]/, "") } /^:(INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) ACCEPT *$/ { next } { print f " " table " " $0 }'; fi
 done
 if command -v nft >/dev/null 2>&1; then nft list ruleset 2>/dev/null | sed 's/^/nft /'; fi
 ip -o link show | awk '{ sub(/@.*/, "", $2); print "link " $2 }'

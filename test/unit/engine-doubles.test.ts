@@ -66,6 +66,24 @@ describe("state secrets check", () => {
     expect(values).toContain("abcdefgh12");
     expect(values).toContain("QUJDREVGR0hJSktMTU5PUA==");
   });
+  it("takes a step's stdin by its secret lines, not its script lines; a connection by its key, not its address", () => {
+    const stdin = `#!/usr/bin/env bash\nset -euo pipefail\nbootstrap_token=${Buffer.from("abcdef.0123456789abcdef").toString("base64")}\n`;
+    const values = secretValues(shown({ stdin, connection: { host: "10.213.0.11", user: "root", privateKey: "-----BEGIN KEY-----\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n-----END KEY-----\n" } }));
+    expect(values).toContain("abcdef.0123456789abcdef");
+    expect(values).toContain("QUJDREVGR0hJSktMTU5PUFFSU1RVVldY");
+    expect(values).not.toContain("#!/usr/bin/env bash");
+    expect(values).not.toContain("set -euo pipefail");
+    expect(values).not.toContain("10.213.0.11");
+    expect(secretValues(shown({ config: "discovery:\n  bootstrapToken:\n    token: KOP_SECRET_bootstrap_token\n    key: c2VjcmV0a2V5bWF0ZXJpYWw=\n" }))).toEqual([
+      "discovery:\n  bootstrapToken:\n    token: KOP_SECRET_bootstrap_token\n    key: c2VjcmV0a2V5bWF0ZXJpYWw=\n",
+      "c2VjcmV0a2V5bWF0ZXJpYWw=",
+    ]);
+  });
+  it("reads a secret nested in a secret", () => {
+    const inner = { [SIG]: "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify("innersecret42") };
+    const values = secretValues(shown({ kubeconfig: inner }));
+    expect(values).toEqual(["innersecret42"]);
+  });
   it("reports a secret in plain text, base64 or hex, and a hex key kept as a RandomBytes id", () => {
     const key = randomBytes(32);
     const hex = key.toString("hex");

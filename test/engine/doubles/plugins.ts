@@ -33,14 +33,17 @@ export async function installDoubles(project: PulumiProject): Promise<Record<str
   return versions;
 }
 
-/** Links a plugin install-pulumi.sh built into the project's PULUMI_HOME. */
+/**
+ * Links a plugin install-pulumi.sh built into the project's PULUMI_HOME: a directory of its own
+ * (pulumi skips a plugin directory that is itself a symlink) holding links to the built files.
+ */
 export function linkRealPlugin(toolchain: Toolchain, project: PulumiProject, name: string): string {
   const version = pluginVersion(`@pulumi/${name}`);
   const dirName = `resource-${name}-v${version}`;
   const source = path.join(toolchain.pulumiHome, "plugins", dirName);
   if (!fs.existsSync(path.join(source, `pulumi-resource-${name}`))) throw new Error(`ENGINE TIER CANNOT RUN: the ${name} plugin ${version} is not in ${source} (scripts/install-pulumi.sh --only ${name})`);
-  const plugins = path.join(project.pulumiHome, "plugins");
-  fs.mkdirSync(plugins, { recursive: true });
-  fs.symlinkSync(source, path.join(plugins, dirName));
+  const target = path.join(project.pulumiHome, "plugins", dirName);
+  fs.mkdirSync(target, { recursive: true });
+  for (const file of fs.readdirSync(source)) fs.symlinkSync(path.join(source, file), path.join(target, file));
   return version;
 }
