@@ -142,6 +142,17 @@ mkdir -p "$edir"
 cp "$TOOLS/etcd/main.go" "$edir/"
 (cd "$edir" && printf 'module kop-build/etcd\ngo 1.24.0\nrequire go.etcd.io/etcd/server/v3 v%s\n' "${etcd_tag%-*}" > go.mod \
   && go mod tidy >/dev/null && go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd" .)
+# etcdctl, which upstream's etcd image carries (the program lists and removes stacked members
+# through it): at the etcd version when served, else the newest served release of that minor.
+etcd_version=v${etcd_tag%-*}
+ctl_versions=$(cd "$edir" && go list -m -versions go.etcd.io/etcd/etcdctl/v3 | tr ' ' '\n' | tail -n +2)
+if grep -qx "$etcd_version" <<<"$ctl_versions"; then ctl_version=$etcd_version
+else ctl_version=$(grep "^${etcd_version%.*}\." <<<"$ctl_versions" | sort -V | tail -n 1); fi
+[ -n "$ctl_version" ] || { echo "$0: no go.etcd.io/etcd/etcdctl/v3 release of ${etcd_version%.*} is served" >&2; exit 1; }
+log "building etcdctl ${ctl_version}"
+cdir="$work/etcdctl"; mkdir -p "$cdir"
+(cd "$cdir" && printf 'module kop-build/etcdctl\ngo 1.24.0\n' > go.mod && go get "go.etcd.io/etcd/etcdctl/v3@${ctl_version}" >/dev/null \
+  && go build -trimpath -ldflags "-s -w" -o "$out/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
 
 log "building pause and the test workload (webprobe)"
 (cd "$TOOLS/pause" && go build -trimpath -ldflags "-s -w" -o "$out/bin/pause" .)
@@ -235,7 +246,7 @@ for c in kube-apiserver kube-controller-manager kube-scheduler; do
 done
 r=$(rootfs_with kube-proxy "$out/bin/kube-proxy"); add_iptables "$r"
 make_image "registry.k8s.io/kube-proxy:${release}" "$r" '["/usr/local/bin/kube-proxy"]'
-make_image "registry.k8s.io/etcd:${etcd_tag}" "$(rootfs_with etcd "$out/bin/etcd")" '["/usr/local/bin/etcd"]'
+make_image "registry.k8s.io/etcd:${etcd_tag}" "$(rootfs_with etcd "$out/bin/etcd" "$out/bin/etcdctl")" '["/usr/local/bin/etcd"]'
 r=$(rootfs_with coredns); cp "$out/bin/coredns" "$r/coredns"
 make_image "registry.k8s.io/coredns:${coredns_tag}" "$r" '["/coredns"]'
 r=$(rootfs_with pause); cp "$out/bin/pause" "$r/pause"
@@ -256,7 +267,7 @@ make_image "docker.io/rancher/local-path-provisioner:${LOCAL_PATH_VERSION}" "$(r
 
 {
   echo "kubernetes=${release}"
-  echo "etcd=${etcd_tag}"; echo "coredns=${coredns_tag}"; echo "coredns_built=${COREDNS_VERSION}"; echo "pause=${pause_tag}"
+  echo "etcd=${etcd_tag}"; echo "etcdctl=${ctl_version}"; echo "coredns=${coredns_tag}"; echo "coredns_built=${COREDNS_VERSION}"; echo "pause=${pause_tag}"
   echo "flannel=${FLANNEL_VERSION}"; echo "flannel_cni=${FLANNEL_CNI_VERSION}"; echo "metrics_server=${METRICS_SERVER_VERSION}"; echo "local_path=${LOCAL_PATH_VERSION}"
   echo "busybox=$(busybox_version)"
   echo "cri_tools=${CRI_TOOLS_VERSION}"; echo "cni_plugins=${CNI_PLUGINS_VERSION}"; echo "go=${go_version}"

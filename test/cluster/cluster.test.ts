@@ -219,7 +219,8 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
     plan = planFor(LATER);
     const { change, ms } = await withDiagnostics(applyChange(env, before, plan, secrets));
     for (const host of [LATE_WORKER, LATE_CONTROL_PLANE]) expect([...change.apply].some((id) => id.startsWith(`${host}/`)), host).toBe(true);
-    expect(new Set(change.remove.map((s) => s.host))).toEqual(new Set(["cp3"]));
+    // Only cp3's steps go (some of a node's steps run on the first control plane, named after the node).
+    expect(change.remove.filter((s) => s.host !== "cp3" && !s.id.includes("cp3")).map((s) => s.id)).toEqual([]);
     await withDiagnostics(waitNodesReady(kubectl, nodesOf(topology)));
     expect(Object.keys(await nodeReadiness(kubectl)).sort()).toEqual(nodesOf(topology).sort());
     // cp3 left etcd with its node (kubeadm reset removes its member): writes still work, the host is as it was.
@@ -234,7 +235,8 @@ describe(`a real highly available Kubernetes ${VERSION} cluster from the program
     const before = plan;
     plan = planFor({ ...topology, workers: BASE.workers });
     const { change, ms } = await withDiagnostics(applyChange(env, before, plan, secrets));
-    expect(change.remove.map((s) => s.host)).toEqual(change.remove.map(() => LATE_WORKER));
+    expect(change.remove.length).toBeGreaterThan(0);
+    expect(change.remove.filter((s) => s.host !== LATE_WORKER && !s.id.includes(LATE_WORKER)).map((s) => s.id)).toEqual([]);
     expect(Object.keys(await nodeReadiness(kubectl))).not.toContain(LATE_WORKER);
     expect(await state(LATE_WORKER)).toBe(pristine[LATE_WORKER]);
     report.workerRemovalStepMs = ms;
