@@ -13,6 +13,7 @@ import type { ClusterPlan } from "../../components/remote/step";
 import { startFakeAptRepo, startImageRegistry, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
 import { serveDirectory, type FileServer } from "../hosts/harness/file-server";
 import { buildReleaseMirror } from "../hosts/harness/release-mirror";
+import { splitPackages } from "../hosts/fingerprint";
 import { fingerprintScript, shellOn } from "../hosts/steps";
 import { until } from "../support/until";
 
@@ -131,6 +132,26 @@ export async function hostState(env: TestHosts, plans: ClusterPlan[], host: stri
   const r = await env.run(host, hostStateScript(plans, host, leftovers));
   expect(r.code, r.stderr).toBe(0);
   return r.stdout;
+}
+
+/**
+ * Checks a host is back to `before`: every line equal, the same packages, and a package version
+ * changed only upward (apt upgrades a package the host had when a new one needs a newer version;
+ * a purge cannot downgrade it). Returns the upgrades.
+ */
+export async function expectRestored(env: TestHosts, host: string, before: string, after: string): Promise<string[]> {
+  const [was, now] = [splitPackages(before), splitPackages(after)];
+  expect(now.rest.join("\n"), host).toBe(was.rest.join("\n"));
+  expect([...now.packages.keys()], `${host}: installed packages`).toEqual([...was.packages.keys()]);
+  const upgraded: string[] = [];
+  for (const [name, version] of now.packages) {
+    const old = was.packages.get(name)!;
+    if (version === old) continue;
+    const r = await env.run(host, `dpkg --compare-versions '${version}' gt '${old}'`);
+    expect(r.code, `${host}: ${name} ${old} -> ${version} is not an upgrade`).toBe(0);
+    upgraded.push(`${host}: ${name.split(" ")[0]} ${old} -> ${version}`);
+  }
+  return upgraded;
 }
 
 /** kubectl with the admin credentials on a control plane; throws with the output on failure. */

@@ -61,3 +61,15 @@ export function fingerprintDiff(before: string, after: string): string[] {
   const b = new Set(after.split("\n"));
   return [...[...a].filter((l) => !b.has(l)).map((l) => `- ${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
 }
+
+/** A fingerprint's package lines (name and status -> version) apart from the rest of its lines. */
+export function splitPackages(fingerprint: string): { packages: Map<string, string>; rest: string[] } {
+  const packages = new Map<string, string>();
+  const rest: string[] = [];
+  for (const line of fingerprint.split("\n")) {
+    const m = /^pkg (\S+) (\S+) (.*)$/.exec(line);
+    if (m) packages.set(`${m[1]} ${m[3]}`, m[2]);
+    else rest.push(line);
+  }
+  return { packages, rest };
+}

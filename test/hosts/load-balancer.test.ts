@@ -19,7 +19,7 @@ import { haproxyConfigId, keepalivedConfigId, lbInstallId } from "../../componen
 import { planCluster } from "../../components/plan";
 import type { StepSpec } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "./harness";
-import { fingerprintDiff, hostFingerprintScript } from "./fingerprint";
+import { fingerprintDiff, hostFingerprintScript, splitPackages } from "./fingerprint";
 import { applyStep, fingerprintScript } from "./steps";
 
 const BALANCERS = ["lb1", "lb2"] as const;
@@ -111,17 +111,6 @@ async function measureOutage(fault: () => Promise<void>, opts: { mayBeSeamless?:
 }
 
 /** A fingerprint's package lines (name -> "version status") apart from everything else. */
-function splitPackages(fingerprint: string): { packages: Map<string, string>; rest: string[] } {
-  const packages = new Map<string, string>();
-  const rest: string[] = [];
-  for (const line of fingerprint.split("\n")) {
-    const m = /^pkg (\S+) (\S+) (.*)$/.exec(line);
-    if (m) packages.set(`${m[1]} ${m[3]}`, m[2]);
-    else rest.push(line);
-  }
-  return { packages, rest };
-}
-
 describe("load balancer: HAProxy + keepalived on real hosts", () => {
   let env: TestHosts;
   let model: ClusterModel;
