@@ -43,7 +43,7 @@ export default defineConfig({
           name: "engine",
           include: ["test/engine/**/*.test.ts"],
           // The whole program makes a real cluster: the cluster tier's artifacts (cached; built here when missing).
-          globalSetup: ["test/cluster/global-setup.ts"],
+          globalSetup: ["test/support/go-tools-setup.ts", "test/cluster/global-setup.ts"],
           testTimeout: 1_800_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,
