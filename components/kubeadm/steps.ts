@@ -87,7 +87,22 @@ export function renderConfigStep(model: ClusterModel, host: HostModel, external:
 /** The node's teardown (after the "state" and "teardown" sections): kubeadm reset and everything it leaves, plus the config files. */
 export function teardownLines(model: ClusterModel, host: HostModel): string[] {
   const etcdDir = host.isControlPlane && model.etcd.topology === "stacked" ? model.etcd.dataDir : "";
-  return [`kop_teardown ${shQuote(model.runtime.criSocket)} ${shQuote(etcdDir)}`, ...[CONTROL_PLANE_CONFIG, JOIN_CONFIG, CONVERGE_DIGEST].map((f) => `kop_restore ${f}`)];
+  return [
+    `kop_teardown ${shQuote(model.runtime.criSocket)} ${shQuote(etcdDir)}`,
+    ...localPathTeardown(model),
+    ...[CONTROL_PLANE_CONFIG, JOIN_CONFIG, CONVERGE_DIGEST].map((f) => `kop_restore ${f}`),
+  ];
+}
+
+/**
+ * The local-path provisioner makes its base directory on a node when it first puts a volume
+ * there and removes only the volumes: the base goes with the node when empty. Volumes still in
+ * it are the user's data, which a teardown keeps.
+ */
+function localPathTeardown(model: ClusterModel): string[] {
+  if (model.addons.storage.provisioner !== "local-path") return [];
+  const dir = shQuote(model.addons.storage.localPath.path);
+  return [`if [ -d ${dir} ] && ! rmdir ${dir} 2>/dev/null; then kop_log "keeping "${dir}": it still holds local-path volumes"; fi`];
 }
 
 function teardown(model: ClusterModel, host: HostModel, description: string): string {

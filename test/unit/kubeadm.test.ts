@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { loadStackFile, type ClusterModel } from "../../components/config";
@@ -17,7 +21,7 @@ import {
   renderControlPlaneConfig,
   SECRET_PLACEHOLDERS,
 } from "../../components/kubeadm/config";
-import { kubeadmConfigFiles } from "../../components/kubeadm/steps";
+import { kubeadmConfigFiles, teardownLines } from "../../components/kubeadm/steps";
 import { renderControlPlaneUpgrade, renderFirstControlPlaneUpgrade } from "../../components/lifecycle/upgrade";
 import { devSection, haSection, model } from "./fixtures";
 
@@ -248,6 +252,23 @@ describe("kubeadm configuration renderer", () => {
     const proxy = kubeProxyConfiguration(model(section));
     expect(proxy).toMatchObject({ mode: "nftables" });
     expect(proxy).not.toHaveProperty("ipvs");
+  });
+
+  it("a node's teardown removes the local-path base directory when empty and keeps it with volumes in it", () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "kop-local-path-"));
+    const section = devSection();
+    section.addons = { storage: { provisioner: "local-path", localPath: { path: `${base}/volumes` } } };
+    const m = model(section);
+    const line = teardownLines(m, m.workers[0]).find((l) => l.includes(`${base}/volumes`))!;
+    const run = () => spawnSync("bash", ["-c", `kop_log() { echo "kop: $*" >&2; }\n${line}`], { encoding: "utf8" });
+    fs.mkdirSync(`${base}/volumes/pvc-1_default_data`, { recursive: true });
+    expect(run().stderr).toContain(`keeping ${base}/volumes: it still holds local-path volumes`);
+    expect(fs.existsSync(`${base}/volumes/pvc-1_default_data`)).toBe(true);
+    fs.rmdirSync(`${base}/volumes/pvc-1_default_data`);
+    expect(run().status).toBe(0);
+    expect(fs.existsSync(`${base}/volumes`)).toBe(false);
+    expect(run().status).toBe(0);
+    fs.rmSync(base, { recursive: true });
   });
 
   it("merges kubeProxyExtraConfig over our kube-proxy settings (container hosts turn off the conntrack sizing)", () => {
