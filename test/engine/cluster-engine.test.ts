@@ -25,10 +25,9 @@ import { managedFilesName } from "../../components/drift/wiring";
 import { planEngine } from "../../components/plan";
 import { stepInvocation } from "../../components/remote/invocation";
 import { sha256 } from "../../components/remote/shell";
-import { requireRoot, startFakeAptRepo, startImageRegistry, startTestHosts, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
+import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
 import { fingerprintDiff, hostFingerprintScript } from "../hosts/fingerprint";
-import { serveDirectory, type FileServer } from "../hosts/harness/file-server";
-import { buildReleaseMirror } from "../hosts/harness/release-mirror";
+import { builtVersions, startMirrors, stopMirrors, type Mirrors } from "../cluster/support";
 import { installDoubles, linkRealPlugin } from "./doubles/plugins";
 import { changedSteps, ensureToolchain, PulumiProject, type RunResult, type Toolchain } from "./pulumi-cli";
 import { leaks, secretValues } from "./state-secrets";
@@ -51,18 +50,10 @@ const CRICTL = "/etc/crictl.yaml";
 const UP_TIMEOUT = 20 * 60_000;
 const JOIN_FAILURE = "engine tier: this kubeadm join was made to fail";
 
-/** The versions file the artifact build wrote: image tags and component versions. */
-function builtVersions(dir: string): Record<string, string> {
-  const lines = fs.readFileSync(path.join(dir, "versions.env"), "utf8").trim().split("\n");
-  return Object.fromEntries(lines.map((l) => l.split("=") as [string, string]));
-}
-
 describe(`engine: the whole program through the real pulumi CLI and kubernetes plugin, a real Kubernetes ${VERSION} cluster on test hosts`, () => {
   let toolchain: Toolchain;
   let env: TestHosts;
-  let repo: FakeAptRepo;
-  let registry: ImageRegistry;
-  let releases: FileServer;
+  let mirrors: Mirrors;
   let project: PulumiProject;
   const report: string[] = [];
   const started = Date.now();
@@ -91,13 +82,13 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
         kubeletExtraConfig: { evictionHard: { "imagefs.available": "2%", "memory.available": "100Mi", "nodefs.available": "2%", "nodefs.inodesFree": "2%" } },
       },
       mirrors: {
-        kubernetesPackages: repo.baseUrl,
-        imageRepository: registry.mirrorOf("registry.k8s.io"),
-        addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, registry.mirrorOf(r)])),
-        insecureRegistries: [registry.host],
+        kubernetesPackages: mirrors.repo.baseUrl,
+        imageRepository: mirrors.registry.mirrorOf("registry.k8s.io"),
+        addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, mirrors.registry.mirrorOf(r)])),
+        insecureRegistries: [mirrors.registry.host],
         registryMirrors,
         // containerd 2 and runc release files (test/hosts/harness/release-mirror.ts).
-        releases: { containerd: `${releases.url}/containerd`, runc: `${releases.url}/runc` },
+        releases: { containerd: `${mirrors.releases.url}/containerd`, runc: `${mirrors.releases.url}/runc` },
       },
       // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
       runtime: { containerd: { restrictOomScoreAdj: true } },
@@ -172,9 +163,7 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     toolchain = await ensureToolchain(["kubernetes"]);
     report.push(`toolchain: pulumi ${toolchain.version}, built in this run: ${toolchain.buildMs ? `${(toolchain.buildMs / 1000).toFixed(0)} s` : "no (cached)"}`);
     env = await startTestHosts(HOSTS, { kubernetes: true });
-    repo = await startFakeAptRepo({ versions: [VERSION], artifacts: { [VERSION]: ARTIFACTS } });
-    registry = await startImageRegistry({ artifacts: [ARTIFACTS] });
-    releases = await serveDirectory(buildReleaseMirror(), env.gateway);
+    mirrors = await startMirrors(env, { [RELEASE]: ARTIFACTS });
     // Where the test hosts differ from machines, made as a machine has it before the fingerprint:
     // a machine has /lib/modules (kube-proxy mounts it; containerd makes a missing host path), and
     // /var/lib/containerd, which containerd would make with mode 0700, is the harness's bind mount.
@@ -200,9 +189,7 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     report.push("", `whole file: ${((Date.now() - started) / 1000).toFixed(0)} s`);
     fs.writeFileSync(REPORT, report.join("\n") + "\n");
     console.log(report.join("\n"));
-    await registry?.stop();
-    await releases?.stop();
-    await repo?.stop();
+    await stopMirrors(mirrors);
     await env?.teardown();
   });
 
