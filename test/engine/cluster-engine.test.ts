@@ -27,7 +27,7 @@ import { stepInvocation } from "../../components/remote/invocation";
 import { sha256 } from "../../components/remote/shell";
 import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
 import { fingerprintDiff, hostFingerprintScript } from "../hosts/fingerprint";
-import { builtVersions, startMirrors, stopMirrors, type Mirrors } from "../cluster/support";
+import { clusterStackConfig, startMirrors, stopMirrors, type Mirrors } from "../cluster/support";
 import { installDoubles, linkRealPlugin } from "./doubles/plugins";
 import { changedSteps, ensureToolchain, PulumiProject, type RunResult, type Toolchain } from "./pulumi-cli";
 import { leaks, secretValues } from "./state-secrets";
@@ -67,45 +67,8 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     return r.stdout.trim();
   };
   const kubectl = (args: string) => sh(CP, `${KUBECTL} ${args}`);
-  const config = () => {
-    const built = builtVersions(ARTIFACTS);
-    return {
-      kubernetes: {
-        // The test hosts run on a cgroup v1 machine (real hosts are cgroup v2).
-        allowCgroupV1: true,
-        version: VERSION,
-        // The test hosts are containers: kube-proxy cannot write nf_conntrack_max (as on LXC hosts).
-        kubeProxyExtraConfig: { conntrack: { maxPerCore: 0 } },
-        // The test hosts share the machine's disk with other work: the kubelet's default thresholds
-        // (15% free for images) would taint them with disk-pressure when that disk fills up.
-        // (Keys in order: pulumi hands objects over with their keys sorted, and the plan here must be the program's.)
-        kubeletExtraConfig: { evictionHard: { "imagefs.available": "2%", "memory.available": "100Mi", "nodefs.available": "2%", "nodefs.inodesFree": "2%" } },
-      },
-      mirrors: {
-        kubernetesPackages: mirrors.repo.baseUrl,
-        imageRepository: mirrors.registry.mirrorOf("registry.k8s.io"),
-        addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, mirrors.registry.mirrorOf(r)])),
-        insecureRegistries: [mirrors.registry.host],
-        registryMirrors,
-        // containerd 2 and runc release files (test/hosts/harness/release-mirror.ts).
-        releases: { containerd: `${mirrors.releases.url}/containerd`, runc: `${mirrors.releases.url}/runc` },
-      },
-      // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
-      runtime: { containerd: { restrictOomScoreAdj: true } },
-      hosts: [CP, ...workers].map((name) => ({
-        name,
-        address: env.host(name).address,
-        roles: [name === CP ? "control-plane" : "worker"],
-        ssh: { port: env.host(name).port, user: env.host(name).user },
-      })),
-      addons: {
-        cni: { plugin: "flannel", flannel: { image: `ghcr.io/flannel-io/flannel:${built.flannel}`, cniPluginImage: `ghcr.io/flannel-io/flannel-cni-plugin:${built.flannel_cni}` } },
-        // The kubelet CSR approver is not served as a Go module: metrics-server keeps kubeadm's self-signed kubelet certificates.
-        metricsServer: { enabled: true, image: `registry.k8s.io/metrics-server/metrics-server:${built.metrics_server}`, kubeletInsecureTls: true },
-        storage: { provisioner: "local-path", localPath: { image: `docker.io/rancher/local-path-provisioner:${built.local_path}` } },
-      },
-    };
-  };
+  /** The cluster tier's stack (test/cluster/support.ts) for this tier's hosts. */
+  const config = () => clusterStackConfig(env, mirrors, ARTIFACTS, RELEASE, { controlPlanes: [CP], workers }, { registryMirrors });
   const plan = () => planEngine(modelFromObject(config(), "engine")).steps;
   /** Writes the stack's config file: the cluster:* keys as pulumi reads them, keeping the secret key set before. */
   const writeConfig = () => {
