@@ -187,7 +187,7 @@ interface UpJson {
   bridge: string;
   gateway: string;
   privateKeyPath: string;
-  hosts: Array<TestHost & { bootMs: number | null }>;
+  hosts: Array<TestHost & { bootMs: number | null; veth: string }>;
 }
 
 const live = new Set<string>();
@@ -245,6 +245,7 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
   }));
   const bootMs: Record<string, number> = {};
   for (const h of up.hosts) if (h.bootMs !== null) bootMs[h.name] = h.bootMs;
+  const vethOf = new Map(up.hosts.map((h) => [h.name, h.veth]));
 
   const host = (name: string): TestHost => {
     const h = hosts.find((x) => x.name === name);
@@ -271,7 +272,7 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     return [
       `[harness] ${h.name} (${h.address}) did not answer ssh:`,
       `  nspawn pid ${read("nspawn.pid")} ${alive ? "running" : "NOT running"}; link set by the test: ${read("link")}`,
-      `  bridge port: ${probe("ip", ["-br", "link", "show", "dev", `vb-${h.name}`])}`,
+      `  bridge port: ${probe("ip", ["-br", "link", "show", "dev", vethOf.get(h.name) ?? "?"])}`,
       `  neighbours for ${h.address}: ${probe("ip", ["neigh", "show", "to", h.address])}`,
       `  test-host runs on this machine: ${probe("bash", ["-c", "ls -1 /run/kubeadm-on-pulumi/runs 2>/dev/null | tr '\\n' ' '"])}`,
       "",
