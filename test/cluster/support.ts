@@ -110,7 +110,8 @@ export function clusterStackConfig(
     },
     // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
     runtime: { containerd: { restrictOomScoreAdj: true } },
-    ...(lbs.length > 0 ? { loadBalancer: { mode: "dedicated", vip: topology.vip, interface: "host0" } } : {}),
+    // VRRP router id 52: the hosts tier's balancers (51, the default) may be up on the same bridge at once.
+    ...(lbs.length > 0 ? { loadBalancer: { interface: "host0", mode: "dedicated", virtualRouterId: 52, vip: topology.vip } } : {}),
     hosts: [...lbs.map((n) => host(n, "load-balancer")), ...topology.controlPlanes.map((n) => host(n, "control-plane")), ...topology.workers.map((n) => host(n, "worker"))],
     addons: {
       cni: { plugin: "flannel", flannel: { cniPluginImage: `ghcr.io/flannel-io/flannel-cni-plugin:${built.flannel_cni}`, image: `ghcr.io/flannel-io/flannel:${built.flannel}` } },
