@@ -60,6 +60,8 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
   const pristine: Record<string, string> = {};
   let workers = ["ew1"];
   let registryMirrors: Record<string, string[]> = {};
+  /** Bytes of `pulumi stack export` with one worker, before ew2 is added. */
+  let stateWithOneWorker = 0;
 
   const sh = async (host: string, script: string) => {
     const r = await env.run(host, script);
@@ -244,6 +246,7 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
   });
 
   it("adding a worker previews exactly its own resources", async () => {
+    stateWithOneWorker = (await exportState()).length;
     const before = commands();
     workers = ["ew1", "ew2"];
     writeConfig();
@@ -288,6 +291,9 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     // The steps the engine ran: the join and what waits for it, nothing that had finished.
     const ran = [...second.stdout.matchAll(new RegExp(`^\\s*\\S+\\s+${COMMAND} (\\S+) (created|updated|replaced|deleted)`, "gm"))].map((m) => `${m[2].replace(/d$/, "")} ${m[1]}`);
     expect(ran.sort()).toEqual([`update ${joinStep.id}`, ...after].sort());
+    // One worker's share of the state (docs/benchmarks.md: at most 20 KB per worker is the target).
+    const grown = (await exportState()).length - stateWithOneWorker;
+    report.push(`state per worker: the exported state grew by ${(grown / 1024).toFixed(1)} KB when ew2 joined (its resources, plus the steps it updated)`);
     // Whatever ew2 had finished is as it was: only the join's own records are new.
     const doneAfter = new Set((await sh("ew2", stamps)).split("\n"));
     expect(doneBefore.split("\n").filter((l) => !doneAfter.has(l))).toEqual([]);
