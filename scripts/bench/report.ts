@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { renderEngineSection } from "./engine";
 import type { BenchResult } from "./result";
 import type { EvaluationSample, FloorSample } from "./types";
 import { growth, median } from "./stats";
@@ -247,6 +248,7 @@ export function renderReport(r: BenchResult): string {
   }
   out.push("");
 
+  if (r.realEngine) out.push(...renderEngineSection(r.realEngine));
   if (fs.existsSync(NOTES_FILE)) out.push(fs.readFileSync(NOTES_FILE, "utf8").trim(), "");
   out.push(`Raw numbers: docs/benchmarks.json. Re-run: \`npm run bench\` (options: \`--sizes 3,30,100 --reps 3 --timeout 300 --budget 540 --no-floor\`).`, "");
   return out.join("\n");
