@@ -15,8 +15,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { installDoubles, linkRealPlugin } from "../../test/engine/doubles/plugins";
-import { ensureToolchain, PulumiProject } from "../../test/engine/pulumi-cli";
-import { descendants, parseEngineArgs, previewSummary, treePeaks, type EngineResult, type EngineRun, type ProcEntry, type ProcSample } from "./engine";
+import { ensureToolchain, PulumiProject, type Toolchain } from "../../test/engine/pulumi-cli";
+import { descendants, parseEngineArgs, type EngineOptions, previewSummary, treePeaks, mergeEngineResults, type EngineResult, type EngineRun, type ProcEntry, type ProcSample } from "./engine";
 import { projectNodeArgs } from "./node-args";
 import { renderReport } from "./report";
 import type { BenchResult } from "./result";
@@ -80,8 +80,9 @@ function throwawayKey(dir: string): string {
   return fs.readFileSync(file, "utf8");
 }
 
-async function previewRun(toolchain: Awaited<ReturnType<typeof ensureToolchain>>, workers: number, capS: number, sampleMs: number, keep: boolean, previewArgs: string[]): Promise<{ run: EngineRun; plugins: Record<string, string> }> {
-  const project = new PulumiProject(toolchain, { name: "kubeadm-on-pulumi", program: PROGRAM, nodeargs: projectNodeArgs().join(" ") });
+async function previewRun(toolchain: Toolchain, workers: number, opts: EngineOptions, command: string): Promise<{ run: EngineRun; plugins: Record<string, string> }> {
+  const { capS, sampleMs, keep, previewArgs } = opts;
+  const project = new PulumiProject(toolchain, { name: "kubeadm-on-pulumi", program: PROGRAM, nodeargs: projectNodeArgs().join(" "), env: opts.env });
   try {
     await project.expect(["login", project.backend]);
     await project.expect(["stack", "init", BENCH_STACK, "--secrets-provider", "passphrase"]);
@@ -94,6 +95,7 @@ async function previewRun(toolchain: Awaited<ReturnType<typeof ensureToolchain>>
     fs.writeFileSync(file, stringify(stackFile));
 
     const samples: ProcSample[] = [];
+    const loadAtStart = loadAverage();
     let root: number | undefined;
     let stopped = false;
     const started = Date.now();
@@ -129,6 +131,12 @@ async function previewRun(toolchain: Awaited<ReturnType<typeof ensureToolchain>>
     fs.writeFileSync(path.join(project.dir, "preview.out"), result.stdout + "\n--- stderr\n" + result.stderr);
     const run: EngineRun = {
       workers,
+      command,
+      date: new Date(started).toISOString(),
+      env: opts.env,
+      capS,
+      loadAtStart,
+      loadAtEnd: loadAverage(),
       outcome,
       wallMs,
       summary,
@@ -146,34 +154,24 @@ async function previewRun(toolchain: Awaited<ReturnType<typeof ensureToolchain>>
 async function main(): Promise<void> {
   const opts = parseEngineArgs(process.argv.slice(2), path.join(ROOT, "docs"));
   const toolchain = await ensureToolchain(["kubernetes"]);
-  const loadAtStart = loadAverage();
+  const command = `npm run bench:engine -- ${process.argv.slice(2).join(" ")}`.trim().replace(/ --$/, "");
   const runs: EngineRun[] = [];
   let plugins: Record<string, string> = {};
   for (const workers of opts.workers) {
-    const r = await previewRun(toolchain, workers, opts.capS, opts.sampleMs, opts.keep, opts.previewArgs);
+    const r = await previewRun(toolchain, workers, opts, command);
     plugins = r.plugins;
     runs.push(r.run);
     const top = r.run.peaks.processes.slice(0, 4).map((p) => `${p.role} ${Math.round(p.peakBytes / 2 ** 20)} MiB`);
     log(`${workers} workers: ${r.run.outcome}, ${(r.run.wallMs / 1000).toFixed(1)} s, create ${r.run.summary.create ?? "?"} (${r.run.registered} lines), sum ${Math.round(r.run.peaks.peakSumBytes / 2 ** 20)} MiB; ${top.join(", ")}`);
   }
-  const result: EngineResult = {
-    date: new Date().toISOString(),
-    command: `npm run bench:engine -- ${process.argv.slice(2).join(" ")}`.trim().replace(/ --$/, ""),
-    pulumi: toolchain.version,
-    plugins,
-    capS: opts.capS,
-    loadAtStart,
-    loadAtEnd: loadAverage(),
-    runs,
-    addOneWorker: { measured: false, why: ADD_ONE_WORKER },
-  };
+  const result: EngineResult = { pulumi: toolchain.version, plugins, runs, addOneWorker: { measured: false, why: ADD_ONE_WORKER } };
   if (opts.dryRun) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
   const jsonFile = path.join(opts.outDir, "benchmarks.json");
   const bench = JSON.parse(fs.readFileSync(jsonFile, "utf8")) as BenchResult;
-  bench.realEngine = result;
+  bench.realEngine = mergeEngineResults(bench.realEngine, result);
   fs.writeFileSync(jsonFile, JSON.stringify(bench, null, 2) + "\n");
   fs.writeFileSync(path.join(opts.outDir, "benchmarks.md"), renderReport(bench));
   log(`wrote the realEngine section of ${path.relative(ROOT, jsonFile)} and benchmarks.md`);

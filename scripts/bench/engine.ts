@@ -15,6 +15,8 @@ export interface EngineOptions {
   dryRun: boolean;
   /** Keep each throwaway project directory (its state, logs and profiles). */
   keep: boolean;
+  /** Environment variables for every pulumi command (`--env PULUMI_SKIP_CHECKPOINTS=true`). */
+  env: Record<string, string>;
   /** Extra arguments for `pulumi preview` (e.g. `--profiling FILE`). */
   previewArgs: string[];
 }
@@ -22,7 +24,7 @@ export interface EngineOptions {
 export const DEFAULT_ENGINE_WORKERS = [10, 100, 1000];
 
 export function parseEngineArgs(argv: string[], outDir: string): EngineOptions {
-  const opts: EngineOptions = { workers: DEFAULT_ENGINE_WORKERS, capS: 900, sampleMs: 200, outDir, dryRun: false, keep: false, previewArgs: [] };
+  const opts: EngineOptions = { workers: DEFAULT_ENGINE_WORKERS, capS: 900, sampleMs: 200, outDir, dryRun: false, keep: false, env: {}, previewArgs: [] };
   const positive = (text: string | undefined, what: string) => {
     const n = Number(text);
     if (text === undefined || text === "" || !Number.isInteger(n) || n < 1) throw new Error(`${what} needs a positive integer, got ${text === undefined ? "nothing" : `"${text}"`}`);
@@ -49,6 +51,13 @@ export function parseEngineArgs(argv: string[], outDir: string): EngineOptions {
         opts.outDir = dir;
         break;
       }
+      case "--env": {
+        const pair = argv[++i] ?? "";
+        const m = pair.match(/^([A-Z_][A-Z0-9_]*)=(.*)$/);
+        if (!m) throw new Error(`--env needs NAME=VALUE, got "${pair}"`);
+        opts.env[m[1]] = m[2];
+        break;
+      }
       case "--dry-run":
         opts.dryRun = true;
         break;
@@ -60,7 +69,7 @@ export function parseEngineArgs(argv: string[], outDir: string): EngineOptions {
         i = argv.length;
         break;
       default:
-        throw new Error(`unknown option ${arg} (options: --workers 10,100,1000 --cap SECONDS --sample-ms MS --out DIR --dry-run --keep [-- PREVIEW ARGS])`);
+        throw new Error(`unknown option ${arg} (options: --workers 10,100,1000 --cap SECONDS --sample-ms MS --env NAME=VALUE --out DIR --dry-run --keep [-- PREVIEW ARGS])`);
     }
   }
   return opts;
@@ -141,8 +150,8 @@ export function treePeaks(samples: ProcSample[]): TreePeaks {
       else {
         seen.peakBytes = Math.max(seen.peakBytes, peak);
         seen.cpuS = Math.max(seen.cpuS, p.cpuS);
-        // A shell wrapper exec's node: the same pid, a more telling command line.
-        if (seen.role.startsWith("other")) {
+        // A plugin's shell wrapper exec's node: the same pid, the command line of what runs now.
+        if (seen.command !== commandLine(p.argv)) {
           seen.role = processRole(p.argv);
           seen.command = commandLine(p.argv);
         }
@@ -187,29 +196,49 @@ export function previewSummary(stdout: string): Record<string, number> {
 
 export interface EngineRun {
   workers: number;
+  /** The `npm run bench:engine` command that measured it, when, and its settings. */
+  command: string;
+  date: string;
+  /** Environment variables given with --env (none: pulumi's defaults, what users get). */
+  env: Record<string, string>;
+  capS: number;
+  /** 1-minute load average when the run started and ended. */
+  loadAtStart: number;
+  loadAtEnd: number;
   /** "done": the preview exited 0; "stopped": still running at the cap; "failed": exited non-zero. */
   outcome: "done" | "stopped" | "failed";
   wallMs: number;
   /** The summary's counts (empty when the preview did not finish). */
   summary: Record<string, number>;
-  /** Resources the engine had registered when the run ended (lines of the progress output). */
+  /** Resources the engine had reported when the run ended (lines of the progress output). */
   registered: number;
   peaks: TreePeaks;
   /** For "failed": the last lines of the output. */
   error?: string;
 }
 
+/** The `realEngine` section of docs/benchmarks.json. */
 export interface EngineResult {
-  date: string;
-  command: string;
   pulumi: string;
   plugins: Record<string, string>;
-  capS: number;
-  loadAtStart: number;
-  loadAtEnd: number;
   runs: EngineRun[];
-  /** What was found about the cause of a missed target: written by hand in notes, kept here as text. */
   addOneWorker: { measured: false; why: string };
+}
+
+/** A run's --env settings as text ("" for pulumi's defaults). */
+export const settings = (r: EngineRun) =>
+  Object.entries(r.env)
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+
+/** An earlier section with a new bench's runs: a new run replaces the earlier one of the same size and settings. */
+export function mergeEngineResults(previous: EngineResult | undefined, next: EngineResult): EngineResult {
+  const key = (r: EngineRun) => `${r.workers} ${settings(r)}`;
+  const fresh = new Set(next.runs.map(key));
+  const runs = [...(previous?.runs ?? []).filter((r) => !fresh.has(key(r))), ...next.runs];
+  runs.sort((a, b) => settings(a).localeCompare(settings(b)) || a.workers - b.workers);
+  return { ...next, runs };
 }
 
 export const ENGINE_TARGETS = { workers: 1000, wallS: 60, totalBytes: 2 * 1024 ** 3, stateBytesPerWorker: 20 * 1000 };
@@ -238,7 +267,7 @@ export interface EngineVerdict {
 
 export function engineVerdicts(r: EngineResult): EngineVerdict[] {
   const t = ENGINE_TARGETS;
-  const run = r.runs.find((x) => x.workers === t.workers);
+  const run = r.runs.find((x) => x.workers === t.workers && Object.keys(x.env).length === 0);
   const notRun = `not run at ${t.workers} workers`;
   const wall = !run ? notRun : run.outcome === "done" ? secs(run.wallMs) : run.outcome === "stopped" ? `stopped at ${secs(run.wallMs)}, unfinished` : `failed after ${secs(run.wallMs)}`;
   const memory = !run ? notRun : `${run.outcome === "done" ? "" : "at least "}${gib(run.peaks.peakSumBytes)} (sum of the tree's resident sets)`;
@@ -253,10 +282,11 @@ export function engineVerdicts(r: EngineResult): EngineVerdict[] {
 /** The "Real engine" section of docs/benchmarks.md. */
 export function renderEngineSection(r: EngineResult): string[] {
   const out: string[] = [];
+  const cap = [...new Set(r.runs.map((x) => x.capS))].join(" or ");
   out.push(
     "## Real engine: `pulumi preview` of the prod topology",
     "",
-    `Measured by \`${r.command}\` on ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC): pulumi ${r.pulumi}, the real kubernetes plugin ${r.plugins.kubernetes ?? "?"}, and the TEST DOUBLE command ${r.plugins.command ?? "?"} and random ${r.plugins.random ?? "?"} plugins of the engine tier (docs/engine-tests.md), in a throwaway project on a file backend with an empty state; the program is index.ts unchanged, the prod stack resized to N workers as above, a throwaway SSH key as secret config. Each process of the preview's tree is read from /proc every 200 ms (peak: the highest resident set sampled or the kernel's VmHWM); "all processes" is the highest sum of one sample. A run still going at ${r.capS} s is stopped and shown as stopped, with what it had reached. 1-minute load average ${r.loadAtStart.toFixed(1)} at the start, ${r.loadAtEnd.toFixed(1)} at the end.`,
+    `pulumi ${r.pulumi}, the real kubernetes plugin ${r.plugins.kubernetes ?? "?"}, and the TEST DOUBLE command ${r.plugins.command ?? "?"} and random ${r.plugins.random ?? "?"} plugins of the engine tier (docs/engine-tests.md), in a throwaway project on a file backend with an empty state (every resource is a create); the program is index.ts unchanged, the prod stack resized to N workers as above, a throwaway SSH key as its secret config. Each process of the preview's tree is read from /proc every 200 ms (its peak: the highest resident set sampled, or the kernel's VmHWM if higher; CPU: user + system seconds); "all processes" is the highest sum over one sample. A run still going at ${cap} s is stopped (every process of its tree) and shown as stopped with what it had reached, never as a result. Rows with settings ran with those environment variables (\`--env\`); the others with pulumi's defaults, what users get.`,
     "",
     "### Targets",
     "",
@@ -265,18 +295,20 @@ export function renderEngineSection(r: EngineResult): string[] {
   );
   for (const v of engineVerdicts(r)) out.push(row([v.target, v.result, v.met === undefined ? "not measured" : v.met ? "yes" : "**no**"]));
   out.push("");
+  const commands = [...new Set(r.runs.map((x) => x.command))];
   const roles = [...new Set(r.runs.flatMap((x) => [...byRole(x.peaks).keys()]))].sort(roleOrder);
   out.push(
-    row(["workers", "outcome", "resources to create", "wall", "all processes (peak of the sum)", ...roles.map((x) => `${x} peak (CPU)`)]),
-    row(["---:", "---", "---:", "---:", "---:", ...roles.map(() => "---:")]),
+    row(["workers", "settings", "outcome", "resources to create", "wall", "all processes (peak of the sum)", ...roles.map((x) => `${x} peak (CPU)`), "run"]),
+    row(["---:", "---", "---", "---:", "---:", "---:", ...roles.map(() => "---:"), "---"]),
   );
   for (const x of r.runs) {
     const rs = byRole(x.peaks);
     const outcome = x.outcome === "done" ? "done" : x.outcome === "stopped" ? `**stopped at ${secs(x.wallMs)}**` : `**failed**`;
-    const create = x.outcome === "done" ? String(x.summary.create ?? 0) : `(${x.registered} registered)`;
+    const create = x.outcome === "done" ? String(x.summary.create ?? 0) : `(${x.registered} reported)`;
     out.push(
       row([
         x.workers,
+        settings(x) ? `\`${settings(x)}\`` : "defaults",
         outcome,
         create,
         x.outcome === "done" ? secs(x.wallMs) : `(${secs(x.wallMs)})`,
@@ -285,8 +317,15 @@ export function renderEngineSection(r: EngineResult): string[] {
           const p = rs.get(role);
           return p ? `${mib(p.peakBytes)} (${p.cpuS.toFixed(0)} s)` : "–";
         }),
+        `[${commands.indexOf(x.command) + 1}]`,
       ]),
     );
+  }
+  out.push("");
+  for (const [i, c] of commands.entries()) {
+    const runs = r.runs.filter((x) => x.command === c);
+    const load = runs.map((x) => `${x.loadAtStart.toFixed(1)}-${x.loadAtEnd.toFixed(1)}`).join(", ");
+    out.push(`${i + 1}. \`${c}\` on ${runs[0].date.slice(0, 10)} (${runs[0].date.slice(11, 16)} UTC), cap ${runs[0].capS} s; 1-minute load average at the start and end of each run: ${load} (2 cores).`);
   }
   for (const x of r.runs.filter((y) => y.error)) out.push("", `- ${x.workers} workers failed: ${x.error}`);
   out.push("", `**Adding one worker to an N-worker stack: not measured.** ${r.addOneWorker.why}`, "");

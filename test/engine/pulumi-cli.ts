@@ -121,7 +121,8 @@ export class PulumiProject {
 
   readonly pulumiHome: string;
 
-  constructor(toolchain: Toolchain, opts: { name: string; program: string; nodeargs?: string }) {
+  /** `env`: variables for every pulumi command, set after the caller's PULUMI_* ones are dropped. */
+  constructor(toolchain: Toolchain, opts: { name: string; program: string; nodeargs?: string; env?: Record<string, string> }) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-engine-"));
     const state = path.join(this.dir, "state");
     fs.mkdirSync(state);
@@ -148,6 +149,7 @@ export class PulumiProject {
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PULUMI_CONFIG_PASSPHRASE: this.passphrase,
+      ...opts.env,
     };
     this.backend = `file://${state}`;
   }
