@@ -150,8 +150,9 @@ export function treePeaks(samples: ProcSample[]): TreePeaks {
       else {
         seen.peakBytes = Math.max(seen.peakBytes, peak);
         seen.cpuS = Math.max(seen.cpuS, p.cpuS);
-        // A plugin's shell wrapper exec's node: the same pid, the command line of what runs now.
-        if (seen.command !== commandLine(p.argv)) {
+        // A plugin's shell wrapper exec's node: the same pid, the command line of what runs now
+        // (an exiting process shows an empty one).
+        if (p.argv.length > 0 && seen.command !== commandLine(p.argv)) {
           seen.role = processRole(p.argv);
           seen.command = commandLine(p.argv);
         }

@@ -67,7 +67,8 @@ describe("the processes of a preview's tree", () => {
       { atMs: 200, procs: [p(10, ARGV.engine, 100, 100, 0.5), p(11, ARGV.program, 300, 300, 2), p(12, ARGV.commandWrapper, 2, 2, 0)] },
       // The wrapper exec'd node under the same pid; the engine's VmHWM saw a peak between samples.
       { atMs: 400, procs: [p(10, ARGV.engine, 250, 400, 1.5), p(11, ARGV.program, 350, 360, 3), p(12, ARGV.commandDouble, 90, 90, 0.8)] },
-      { atMs: 600, procs: [p(10, ARGV.engine, 380, 400, 2.5), p(12, ARGV.commandDouble, 95, 95, 1)] },
+      // An exiting process's cmdline is empty: it keeps what it was.
+      { atMs: 600, procs: [p(10, ARGV.engine, 380, 400, 2.5), p(12, [], 95, 95, 1)] },
     ];
     const peaks = treePeaks(samples);
     expect(peaks.samples).toBe(3);
