@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { installDoubles, linkRealPlugin } from "../../test/engine/doubles/plugins";
 import { ensureToolchain, PulumiProject, type Toolchain } from "../../test/engine/pulumi-cli";
-import { descendants, parseEngineArgs, type EngineOptions, previewSummary, treePeaks, mergeEngineResults, type EngineResult, type EngineRun, type ProcEntry, type ProcSample } from "./engine";
+import { descendants, parseEngineArgs, type EngineOptions, previewSummary, treePeaks, hostInputs, mergeEngineResults, type HostInputs, type EngineResult, type EngineRun, type ProcEntry, type ProcSample } from "./engine";
 import { projectNodeArgs } from "./node-args";
 import { renderReport } from "./report";
 import type { BenchResult } from "./result";
@@ -73,6 +73,15 @@ function loadAverage(): number {
   return os.loadavg()[0];
 }
 
+/** The last worker's planned inputs, from an extra `pulumi preview --json` of the same project (not timed). */
+async function workerInputs(project: PulumiProject, workers: number): Promise<HostInputs> {
+  const section = sectionWithWorkers(stackSection(), workers);
+  const last = (section.hosts as Array<{ name: string; roles: string[] }>).filter((h) => h.roles.includes("worker")).pop();
+  if (!last) throw new Error("the stack has no worker");
+  const preview = await project.expect(["preview", "--json"], 0, { timeoutMs: 15 * 60_000 });
+  return hostInputs(preview.stdout, last.name, workers);
+}
+
 /** A throwaway SSH key for the run: the prod stack reads it as the secret cluster:sshPrivateKey. */
 function throwawayKey(dir: string): string {
   const file = path.join(dir, "bench-ssh-key");
@@ -80,7 +89,7 @@ function throwawayKey(dir: string): string {
   return fs.readFileSync(file, "utf8");
 }
 
-async function previewRun(toolchain: Toolchain, workers: number, opts: EngineOptions, command: string): Promise<{ run: EngineRun; plugins: Record<string, string> }> {
+async function previewRun(toolchain: Toolchain, workers: number, opts: EngineOptions, command: string, wantInputs: boolean): Promise<{ run: EngineRun; plugins: Record<string, string>; inputs?: HostInputs }> {
   const { capS, sampleMs, keep, previewArgs } = opts;
   const project = new PulumiProject(toolchain, { name: "kubeadm-on-pulumi", program: PROGRAM, nodeargs: projectNodeArgs().join(" "), env: opts.env });
   try {
@@ -144,7 +153,8 @@ async function previewRun(toolchain: Toolchain, workers: number, opts: EngineOpt
       peaks: treePeaks(samples),
       ...(outcome === "failed" ? { error: (result.stdout + result.stderr).trim().split("\n").slice(-15).join("\n") } : {}),
     };
-    return { run, plugins: { ...doubles, kubernetes } };
+    const inputs = wantInputs ? await workerInputs(project, workers) : undefined;
+    return { run, plugins: { ...doubles, kubernetes }, inputs };
   } finally {
     if (keep) log(`kept ${project.dir}`);
     else project.remove();
@@ -157,14 +167,16 @@ async function main(): Promise<void> {
   const command = `npm run bench:engine -- ${process.argv.slice(2).join(" ")}`.trim().replace(/ --$/, "");
   const runs: EngineRun[] = [];
   let plugins: Record<string, string> = {};
+  let inputs: HostInputs | undefined;
   for (const workers of opts.workers) {
-    const r = await previewRun(toolchain, workers, opts, command);
+    const r = await previewRun(toolchain, workers, opts, command, workers === Math.min(...opts.workers) && Object.keys(opts.env).length === 0);
+    inputs ??= r.inputs;
     plugins = r.plugins;
     runs.push(r.run);
     const top = r.run.peaks.processes.slice(0, 4).map((p) => `${p.role} ${Math.round(p.peakBytes / 2 ** 20)} MiB`);
     log(`${workers} workers: ${r.run.outcome}, ${(r.run.wallMs / 1000).toFixed(1)} s, create ${r.run.summary.create ?? "?"} (${r.run.registered} lines), sum ${Math.round(r.run.peaks.peakSumBytes / 2 ** 20)} MiB; ${top.join(", ")}`);
   }
-  const result: EngineResult = { pulumi: toolchain.version, plugins, runs, addOneWorker: { measured: false, why: ADD_ONE_WORKER } };
+  const result: EngineResult = { pulumi: toolchain.version, plugins, runs, ...(inputs ? { workerInputs: inputs } : {}), addOneWorker: { measured: false, why: ADD_ONE_WORKER } };
   if (opts.dryRun) {
     console.log(JSON.stringify(result, null, 2));
     return;
