@@ -1,5 +1,6 @@
 /**
- * npm run bench:engine [-- --workers 10,100,1000 --cap 900 --sample-ms 200 --out docs --dry-run --keep [-- PREVIEW ARGS]]
+ * npm run bench:engine [-- --workers 10,100,1000 --cap 900 --sample-ms 200 --env NAME=VALUE --out docs --dry-run --keep [-- PREVIEW ARGS]]
+ * npm run bench:engine -- --render-only   (benchmarks.md again from benchmarks.json, e.g. after editing engine-notes.md)
  *
  * The real engine's cost: `pulumi preview` of the prod stack (stacks/Pulumi.prod.yaml) resized to
  * N workers, with the real CLI and kubernetes plugin of the toolchain (scripts/install-pulumi.sh)
@@ -163,6 +164,12 @@ async function previewRun(toolchain: Toolchain, workers: number, opts: EngineOpt
 
 async function main(): Promise<void> {
   const opts = parseEngineArgs(process.argv.slice(2), path.join(ROOT, "docs"));
+  const jsonFile = path.join(opts.outDir, "benchmarks.json");
+  if (opts.renderOnly) {
+    fs.writeFileSync(path.join(opts.outDir, "benchmarks.md"), renderReport(JSON.parse(fs.readFileSync(jsonFile, "utf8")) as BenchResult));
+    log(`rendered benchmarks.md again from ${path.relative(ROOT, jsonFile)}`);
+    return;
+  }
   const toolchain = await ensureToolchain(["kubernetes"]);
   const command = `npm run bench:engine -- ${process.argv.slice(2).join(" ")}`.trim().replace(/ --$/, "");
   const runs: EngineRun[] = [];
@@ -181,7 +188,6 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  const jsonFile = path.join(opts.outDir, "benchmarks.json");
   const bench = JSON.parse(fs.readFileSync(jsonFile, "utf8")) as BenchResult;
   bench.realEngine = mergeEngineResults(bench.realEngine, result);
   fs.writeFileSync(jsonFile, JSON.stringify(bench, null, 2) + "\n");

@@ -13,6 +13,8 @@ export interface EngineOptions {
   outDir: string;
   /** Print the results without writing them. */
   dryRun: boolean;
+  /** Measure nothing: render benchmarks.md again from benchmarks.json (after editing engine-notes.md). */
+  renderOnly: boolean;
   /** Keep each throwaway project directory (its state, logs and profiles). */
   keep: boolean;
   /** Environment variables for every pulumi command (`--env PULUMI_SKIP_CHECKPOINTS=true`). */
@@ -24,7 +26,7 @@ export interface EngineOptions {
 export const DEFAULT_ENGINE_WORKERS = [10, 100, 1000];
 
 export function parseEngineArgs(argv: string[], outDir: string): EngineOptions {
-  const opts: EngineOptions = { workers: DEFAULT_ENGINE_WORKERS, capS: 900, sampleMs: 200, outDir, dryRun: false, keep: false, env: {}, previewArgs: [] };
+  const opts: EngineOptions = { workers: DEFAULT_ENGINE_WORKERS, capS: 900, sampleMs: 200, outDir, dryRun: false, renderOnly: false, keep: false, env: {}, previewArgs: [] };
   const positive = (text: string | undefined, what: string) => {
     const n = Number(text);
     if (text === undefined || text === "" || !Number.isInteger(n) || n < 1) throw new Error(`${what} needs a positive integer, got ${text === undefined ? "nothing" : `"${text}"`}`);
@@ -61,6 +63,9 @@ export function parseEngineArgs(argv: string[], outDir: string): EngineOptions {
       case "--dry-run":
         opts.dryRun = true;
         break;
+      case "--render-only":
+        opts.renderOnly = true;
+        break;
       case "--keep":
         opts.keep = true;
         break;
@@ -69,7 +74,7 @@ export function parseEngineArgs(argv: string[], outDir: string): EngineOptions {
         i = argv.length;
         break;
       default:
-        throw new Error(`unknown option ${arg} (options: --workers 10,100,1000 --cap SECONDS --sample-ms MS --env NAME=VALUE --out DIR --dry-run --keep [-- PREVIEW ARGS])`);
+        throw new Error(`unknown option ${arg} (options: --workers 10,100,1000 --cap SECONDS --sample-ms MS --env NAME=VALUE --out DIR --dry-run --render-only --keep [-- PREVIEW ARGS])`);
     }
   }
   return opts;

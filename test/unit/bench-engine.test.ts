@@ -17,12 +17,13 @@ const ARGV = {
 
 describe("bench:engine options", () => {
   it("defaults to 10, 100 and 1000 workers, a 900 s cap and 200 ms samples", () => {
-    expect(parseEngineArgs([], "/d")).toEqual({ workers: [10, 100, 1000], capS: 900, sampleMs: 200, outDir: "/d", dryRun: false, keep: false, env: {}, previewArgs: [] });
+    expect(parseEngineArgs([], "/d")).toEqual({ workers: [10, 100, 1000], capS: 900, sampleMs: 200, outDir: "/d", dryRun: false, renderOnly: false, keep: false, env: {}, previewArgs: [] });
   });
 
   it("reads a worker list, the cap, and passes what follows -- to pulumi preview", () => {
-    const o = parseEngineArgs(["--workers", "10, 100,1000", "--cap", "600", "--keep", "--dry-run", "--", "--profiling", "/tmp/p"], "/d");
-    expect(o).toMatchObject({ workers: [10, 100, 1000], capS: 600, keep: true, dryRun: true, previewArgs: ["--profiling", "/tmp/p"] });
+    const o = parseEngineArgs(["--workers", "10, 100,1000", "--cap", "600", "--keep", "--dry-run", "--env", "PULUMI_SKIP_CHECKPOINTS=true", "--", "--profiling", "/tmp/p"], "/d");
+    expect(o).toMatchObject({ workers: [10, 100, 1000], capS: 600, keep: true, dryRun: true, env: { PULUMI_SKIP_CHECKPOINTS: "true" }, previewArgs: ["--profiling", "/tmp/p"] });
+    expect(parseEngineArgs(["--render-only"], "/d").renderOnly).toBe(true);
   });
 
   it("names the option and the bad value", () => {
@@ -31,6 +32,7 @@ describe("bench:engine options", () => {
     expect(() => parseEngineArgs(["--workers"], "/d")).toThrow("--workers needs a comma-separated list");
     expect(() => parseEngineArgs(["--cap"], "/d")).toThrow("--cap (seconds) needs a positive integer, got nothing");
     expect(() => parseEngineArgs(["--sizes", "3"], "/d")).toThrow("unknown option --sizes");
+    expect(() => parseEngineArgs(["--env", "skip"], "/d")).toThrow('--env needs NAME=VALUE, got "skip"');
   });
 });
 
