@@ -28,7 +28,7 @@ import { clusterModel, diagnosed, hostState, kubectlOn, nodeReadiness, startProb
 const [VERSION] = inject("kubernetesVersions");
 const ARTIFACTS = inject("k8sArtifacts")[VERSION];
 const REPORT = process.env.KOP_CLUSTER_REPORT ?? "/tmp/kop-cluster-report.json";
-const VIP = "10.213.0.100";
+const VIP = "10.213.0.200";
 const BASE: Topology = { loadBalancers: ["lb1", "lb2"], vip: VIP, controlPlanes: ["cp1", "cp2", "cp3"], workers: ["w1", "w2"] };
 const LATE_CONTROL_PLANE = "cp4";
 const LATE_WORKER = "w3";

@@ -8,6 +8,9 @@ import type { TestProject } from "vitest/node";
  * supports, then the previous minor the upgrade scenario starts from. .ci/run reads the same file;
  * KOP_CLUSTER_K8S_VERSIONS (space-separated) overrides it.
  */
+/** scripts/build-k8s-artifacts.sh's cache (its KOP_K8S_ARTIFACTS_CACHE). */
+const ARTIFACTS_CACHE = process.env.KOP_K8S_ARTIFACTS_CACHE ?? "/var/cache/kubeadm-on-pulumi/k8s";
+
 export const CLUSTER_K8S_VERSIONS = fs.readFileSync(path.join(__dirname, "kubernetes-versions"), "utf8").trim().split(/\s+/);
 
 declare module "vitest" {
@@ -30,7 +33,11 @@ export default function setup(project: TestProject): void {
   for (const version of versions) {
     let out: string;
     try {
-      out = execFileSync("bash", [script, version], { stdio: ["ignore", "pipe", "inherit"], timeout: 90 * 60_000, encoding: "utf8" });
+      // One build per release at a time: the cluster and engine tiers may start side by side (.ci/run),
+      // and the second waits for the first's build instead of building the same directory beside it.
+      fs.mkdirSync(ARTIFACTS_CACHE, { recursive: true });
+      const lock = path.join(ARTIFACTS_CACHE, `.build-${version}.lock`);
+      out = execFileSync("flock", [lock, "bash", script, version], { stdio: ["ignore", "pipe", "inherit"], timeout: 90 * 60_000, encoding: "utf8" });
     } catch (e) {
       throw new Error(`cluster tier: building the Kubernetes ${version} artifacts failed (bash ${script} ${version}): ${(e as Error).message}`);
     }

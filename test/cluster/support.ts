@@ -68,45 +68,62 @@ export async function stopMirrors(m: Partial<Mirrors> | undefined): Promise<void
   await m?.repo?.stop();
 }
 
-export function clusterModel(env: TestHosts, mirrors: Mirrors, artifacts: string, version: string, topology: Topology): ClusterModel {
+/**
+ * The stack config a scenario builds (the `cluster:` keys without their namespace): its hosts, one
+ * release, the local mirrors. Records keep their keys sorted, as pulumi hands objects to the program,
+ * so a plan made here equals the one the program makes from the same keys through the engine.
+ */
+export function clusterStackConfig(
+  env: TestHosts,
+  mirrors: Mirrors,
+  artifacts: string,
+  version: string,
+  topology: Topology,
+  opts: { registryMirrors?: Record<string, string[]> } = {},
+): Record<string, unknown> {
   const { repo, registry } = mirrors;
   const built = builtVersions(artifacts);
-  const v = version.replace(/^v/, "");
   const lbs = topology.loadBalancers ?? [];
-  const host = (name: string, role: string) => ({ name, address: env.host(name).address, roles: [role] });
-  return modelFromObject(
-    {
-      kubernetes: {
-        version: v,
-        // The test hosts run on a cgroup v1 machine (real hosts are cgroup v2).
-        allowCgroupV1: true,
-        // The test hosts are containers: kube-proxy cannot write nf_conntrack_max (as on LXC hosts).
-        kubeProxyExtraConfig: { conntrack: { maxPerCore: 0 } },
-        // Every test host's "disk" is the machine's one filesystem, shared by up to nine hosts and the
-        // build caches: the default thresholds (15% free for images) would evict on the machine's
-        // free share, not the host's. Absolute amounts instead; the memory default is kept.
-        kubeletExtraConfig: { evictionHard: { "memory.available": "100Mi", "nodefs.available": "2Gi", "imagefs.available": "2Gi", "nodefs.inodesFree": "5%" } },
-      },
-      mirrors: {
-        kubernetesPackages: repo.baseUrl,
-        imageRepository: registry.mirrorOf("registry.k8s.io"),
-        addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, registry.mirrorOf(r)])),
-        insecureRegistries: [registry.host],
-        releases: { containerd: `${mirrors.releases.url}/containerd`, runc: `${mirrors.releases.url}/runc` },
-      },
-      // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
-      runtime: { containerd: { restrictOomScoreAdj: true } },
-      ...(lbs.length > 0 ? { loadBalancer: { mode: "dedicated", vip: topology.vip, interface: "host0" } } : {}),
-      hosts: [...lbs.map((n) => host(n, "load-balancer")), ...topology.controlPlanes.map((n) => host(n, "control-plane")), ...topology.workers.map((n) => host(n, "worker"))],
-      addons: {
-        cni: { plugin: "flannel", flannel: { image: `ghcr.io/flannel-io/flannel:${built.flannel}`, cniPluginImage: `ghcr.io/flannel-io/flannel-cni-plugin:${built.flannel_cni}` } },
-        // The kubelet CSR approver is not served as a Go module: metrics-server keeps kubeadm's self-signed kubelet certificates.
-        metricsServer: { enabled: true, image: `registry.k8s.io/metrics-server/metrics-server:${built.metrics_server}`, kubeletInsecureTls: true },
-        storage: { provisioner: "local-path", localPath: { image: `docker.io/rancher/local-path-provisioner:${built.local_path}`, helperImage: `docker.io/library/busybox:${built.busybox}` } },
-      },
+  const host = (name: string, role: string) => {
+    const h = env.host(name);
+    return { name, address: h.address, roles: [role], ssh: { port: h.port, user: h.user } };
+  };
+  return {
+    kubernetes: {
+      version: version.replace(/^v/, ""),
+      // The test hosts run on a cgroup v1 machine (real hosts are cgroup v2).
+      allowCgroupV1: true,
+      // The test hosts are containers: kube-proxy cannot write nf_conntrack_max (as on LXC hosts).
+      kubeProxyExtraConfig: { conntrack: { maxPerCore: 0 } },
+      // Every test host's "disk" is the machine's one filesystem, shared by up to nine hosts and the
+      // build caches: the default thresholds (15% free for images) would evict on the machine's
+      // free share, not the host's. Absolute amounts instead; the memory default is kept.
+      kubeletExtraConfig: { evictionHard: { "imagefs.available": "2Gi", "memory.available": "100Mi", "nodefs.available": "2Gi", "nodefs.inodesFree": "5%" } },
     },
-    "cluster-tier",
-  );
+    mirrors: {
+      kubernetesPackages: repo.baseUrl,
+      imageRepository: registry.mirrorOf("registry.k8s.io"),
+      addonImageRegistries: Object.fromEntries(["docker.io", "ghcr.io", "registry.k8s.io"].map((r) => [r, registry.mirrorOf(r)])),
+      insecureRegistries: [registry.host],
+      ...(opts.registryMirrors ? { registryMirrors: opts.registryMirrors } : {}),
+      releases: { containerd: `${mirrors.releases.url}/containerd`, runc: `${mirrors.releases.url}/runc` },
+    },
+    // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
+    runtime: { containerd: { restrictOomScoreAdj: true } },
+    // VRRP router id 52: the hosts tier's balancers (51, the default) may be up on the same bridge at once.
+    ...(lbs.length > 0 ? { loadBalancer: { interface: "host0", mode: "dedicated", virtualRouterId: 52, vip: topology.vip } } : {}),
+    hosts: [...lbs.map((n) => host(n, "load-balancer")), ...topology.controlPlanes.map((n) => host(n, "control-plane")), ...topology.workers.map((n) => host(n, "worker"))],
+    addons: {
+      cni: { plugin: "flannel", flannel: { cniPluginImage: `ghcr.io/flannel-io/flannel-cni-plugin:${built.flannel_cni}`, image: `ghcr.io/flannel-io/flannel:${built.flannel}` } },
+      // The kubelet CSR approver is not served as a Go module: metrics-server keeps kubeadm's self-signed kubelet certificates.
+      metricsServer: { enabled: true, image: `registry.k8s.io/metrics-server/metrics-server:${built.metrics_server}`, kubeletInsecureTls: true },
+      storage: { localPath: { helperImage: `docker.io/library/busybox:${built.busybox}`, image: `docker.io/rancher/local-path-provisioner:${built.local_path}` }, provisioner: "local-path" },
+    },
+  };
+}
+
+export function clusterModel(env: TestHosts, mirrors: Mirrors, artifacts: string, version: string, topology: Topology): ClusterModel {
+  return modelFromObject(clusterStackConfig(env, mirrors, artifacts, version, topology), "cluster-tier");
 }
 
 /**

@@ -25,10 +25,9 @@ import { managedFilesName } from "../../components/drift/wiring";
 import { planEngine } from "../../components/plan";
 import { stepInvocation } from "../../components/remote/invocation";
 import { sha256 } from "../../components/remote/shell";
-import { requireRoot, startFakeAptRepo, startImageRegistry, startTestHosts, type FakeAptRepo, type ImageRegistry, type TestHosts } from "../hosts/harness";
+import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
 import { fingerprintDiff, hostFingerprintScript } from "../hosts/fingerprint";
-import { serveDirectory, type FileServer } from "../hosts/harness/file-server";
-import { buildReleaseMirror } from "../hosts/harness/release-mirror";
+import { clusterStackConfig, startMirrors, stopMirrors, type Mirrors } from "../cluster/support";
 import { installDoubles, linkRealPlugin } from "./doubles/plugins";
 import { changedSteps, ensureToolchain, PulumiProject, type RunResult, type Toolchain } from "./pulumi-cli";
 import { leaks, secretValues } from "./state-secrets";
@@ -51,18 +50,10 @@ const CRICTL = "/etc/crictl.yaml";
 const UP_TIMEOUT = 20 * 60_000;
 const JOIN_FAILURE = "engine tier: this kubeadm join was made to fail";
 
-/** The versions file the artifact build wrote: image tags and component versions. */
-function builtVersions(dir: string): Record<string, string> {
-  const lines = fs.readFileSync(path.join(dir, "versions.env"), "utf8").trim().split("\n");
-  return Object.fromEntries(lines.map((l) => l.split("=") as [string, string]));
-}
-
 describe(`engine: the whole program through the real pulumi CLI and kubernetes plugin, a real Kubernetes ${VERSION} cluster on test hosts`, () => {
   let toolchain: Toolchain;
   let env: TestHosts;
-  let repo: FakeAptRepo;
-  let registry: ImageRegistry;
-  let releases: FileServer;
+  let mirrors: Mirrors;
   let project: PulumiProject;
   const report: string[] = [];
   const started = Date.now();
@@ -76,45 +67,8 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     return r.stdout.trim();
   };
   const kubectl = (args: string) => sh(CP, `${KUBECTL} ${args}`);
-  const config = () => {
-    const built = builtVersions(ARTIFACTS);
-    return {
-      kubernetes: {
-        // The test hosts run on a cgroup v1 machine (real hosts are cgroup v2).
-        allowCgroupV1: true,
-        version: VERSION,
-        // The test hosts are containers: kube-proxy cannot write nf_conntrack_max (as on LXC hosts).
-        kubeProxyExtraConfig: { conntrack: { maxPerCore: 0 } },
-        // The test hosts share the machine's disk with other work: the kubelet's default thresholds
-        // (15% free for images) would taint them with disk-pressure when that disk fills up.
-        // (Keys in order: pulumi hands objects over with their keys sorted, and the plan here must be the program's.)
-        kubeletExtraConfig: { evictionHard: { "imagefs.available": "2%", "memory.available": "100Mi", "nodefs.available": "2%", "nodefs.inodesFree": "2%" } },
-      },
-      mirrors: {
-        kubernetesPackages: repo.baseUrl,
-        imageRepository: registry.mirrorOf("registry.k8s.io"),
-        addonImageRegistries: Object.fromEntries(["registry.k8s.io", "ghcr.io", "docker.io"].map((r) => [r, registry.mirrorOf(r)])),
-        insecureRegistries: [registry.host],
-        registryMirrors,
-        // containerd 2 and runc release files (test/hosts/harness/release-mirror.ts).
-        releases: { containerd: `${releases.url}/containerd`, runc: `${releases.url}/runc` },
-      },
-      // The test hosts are containers without CAP_SYS_RESOURCE (this machine's bounding set lacks it).
-      runtime: { containerd: { restrictOomScoreAdj: true } },
-      hosts: [CP, ...workers].map((name) => ({
-        name,
-        address: env.host(name).address,
-        roles: [name === CP ? "control-plane" : "worker"],
-        ssh: { port: env.host(name).port, user: env.host(name).user },
-      })),
-      addons: {
-        cni: { plugin: "flannel", flannel: { image: `ghcr.io/flannel-io/flannel:${built.flannel}`, cniPluginImage: `ghcr.io/flannel-io/flannel-cni-plugin:${built.flannel_cni}` } },
-        // The kubelet CSR approver is not served as a Go module: metrics-server keeps kubeadm's self-signed kubelet certificates.
-        metricsServer: { enabled: true, image: `registry.k8s.io/metrics-server/metrics-server:${built.metrics_server}`, kubeletInsecureTls: true },
-        storage: { provisioner: "local-path", localPath: { image: `docker.io/rancher/local-path-provisioner:${built.local_path}` } },
-      },
-    };
-  };
+  /** The cluster tier's stack (test/cluster/support.ts) for this tier's hosts. */
+  const config = () => clusterStackConfig(env, mirrors, ARTIFACTS, RELEASE, { controlPlanes: [CP], workers }, { registryMirrors });
   const plan = () => planEngine(modelFromObject(config(), "engine")).steps;
   /** Writes the stack's config file: the cluster:* keys as pulumi reads them, keeping the secret key set before. */
   const writeConfig = () => {
@@ -172,9 +126,7 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     toolchain = await ensureToolchain(["kubernetes"]);
     report.push(`toolchain: pulumi ${toolchain.version}, built in this run: ${toolchain.buildMs ? `${(toolchain.buildMs / 1000).toFixed(0)} s` : "no (cached)"}`);
     env = await startTestHosts(HOSTS, { kubernetes: true });
-    repo = await startFakeAptRepo({ versions: [VERSION], artifacts: { [VERSION]: ARTIFACTS } });
-    registry = await startImageRegistry({ artifacts: [ARTIFACTS] });
-    releases = await serveDirectory(buildReleaseMirror(), env.gateway);
+    mirrors = await startMirrors(env, { [RELEASE]: ARTIFACTS });
     // Where the test hosts differ from machines, made as a machine has it before the fingerprint:
     // a machine has /lib/modules (kube-proxy mounts it; containerd makes a missing host path), and
     // /var/lib/containerd, which containerd would make with mode 0700, is the harness's bind mount.
@@ -200,9 +152,7 @@ describe(`engine: the whole program through the real pulumi CLI and kubernetes p
     report.push("", `whole file: ${((Date.now() - started) / 1000).toFixed(0)} s`);
     fs.writeFileSync(REPORT, report.join("\n") + "\n");
     console.log(report.join("\n"));
-    await registry?.stop();
-    await releases?.stop();
-    await repo?.stop();
+    await stopMirrors(mirrors);
     await env?.teardown();
   });
 

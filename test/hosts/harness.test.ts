@@ -157,9 +157,9 @@ describe("test-host harness (systemd-nspawn)", () => {
     expect(await sh(A, `curl -fsS ${repo.repoUrl("1.30")}Packages | grep -A1 '^Package: kubeadm' | sed -n 's/^Version: //p'`)).toBe("1.30.10-1.1");
   });
 
-  it("runs can be up side by side; a run whose test process died is reclaimed by gc", async () => {
+  it("runs can be up side by side, with the same host names; a run whose test process died is reclaimed by gc", async () => {
     // A second run from another process, killed with SIGKILL like a crashed test: no teardown, no exit hook.
-    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(__dirname, "harness", "crash-child.ts"), "hvx"], {
+    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(__dirname, "harness", "crash-child.ts"), A], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let err = "";
@@ -187,7 +187,7 @@ describe("test-host harness (systemd-nspawn)", () => {
     execFileSync("bash", [path.join(__dirname, "harness", "hosts.sh"), "gc"], { stdio: "inherit" });
     expect(nspawnOf(other.runDir)).toEqual([]);
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(other.runDir);
-    expect(execFileSync("ip", ["-o", "link"], { encoding: "utf8" })).not.toContain("vb-hvx");
+    expect(execFileSync("ip", ["-o", "link"], { encoding: "utf8" })).not.toMatch(new RegExp(`\\bvb-kop-${other.hosts[0].address.split(".")[3]}[@:]`));
     // This run was not touched.
     expect(await sh(A, "hostname")).toBe(A);
   });
@@ -201,7 +201,7 @@ describe("test-host harness (systemd-nspawn)", () => {
     const procs = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("systemd-nspawn") && l.includes(runDir));
     expect(procs).toEqual([]);
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
-    expect(links).not.toMatch(/vb-hv[12]\b/);
+    for (const h of env.hosts) expect(links).not.toMatch(new RegExp(`\\bvb-kop-${h.address.split(".")[3]}[@:]`));
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(runDir);
     expect(fs.existsSync(runDir)).toBe(false);
     // The bridge and the rules are shared by the runs that are up: the last one down removes them.

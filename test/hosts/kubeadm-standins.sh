@@ -128,6 +128,8 @@ while [ $# -gt 0 ]; do
   case $1 in
     --kubeconfig) kubeconfig=$2; shift 2 ;;
     --request-timeout=*) shift ;;
+    # The steps keep kubectl's discovery cache under /tmp (it must not outlive a destroy in ~/.kube).
+    --cache-dir) [[ $2 == /tmp/* ]] || { echo "kubectl stand-in: --cache-dir $2 is not under /tmp" >&2; exit 1; }; shift 2 ;;
     -n) shift 2 ;;
     *) args+=("$1"); shift ;;
   esac

@@ -12,7 +12,7 @@
 # Several runs may be up at once (say, two engineers' test files on one
 # machine): they share the bridge and the subnet, addresses are handed out
 # across runs, and the last run down removes the bridge and the iptables rules.
-# Host names must be unique among the runs that are up at the same time.
+# Runs up at the same time may use the same host names (each host's bridge port is named after its address).
 #   hosts.sh stop NAME         power a host off (disk and address are kept)
 #   hosts.sh start NAME        boot a stopped host again, wait for SSH
 #   hosts.sh link NAME up|down take the host's bridge port up or down
@@ -69,12 +69,15 @@ require_root() {
 }
 
 valid_name() {
-  # nspawn names the bridge port vb-NAME and an interface name has 15 bytes at
-  # most, nspawn keeps 14 of them.
-  [[ "$1" =~ ^[a-z][a-z0-9-]{0,10}$ ]] || die "host name '$1' must match ^[a-z][a-z0-9-]{0,10}\$ (the bridge port vb-NAME must fit an interface name)"
+  [[ "$1" =~ ^[a-z][a-z0-9-]{0,10}$ ]] || die "host name '$1' must match ^[a-z][a-z0-9-]{0,10}\$ (a short hostname)"
 }
 
 hostdir() { printf '%s/hosts/%s' "$RUN" "$1"; }
+
+# nspawn's machine name, and so its bridge port vb-MACHINE: named after the host's address index,
+# which is unique among the runs up at once, so runs may use the same host names side by side.
+machine_of() { printf 'kop-%s' "$(cat "$(hostdir "$1")/index")"; }
+veth_of() { printf 'vb-%s' "$(machine_of "$1")"; }
 
 # Serialises commands on one run.  Background processes never keep fd 8 (see
 # boot_host), but `down` must work whatever holds it: it goes on without the
@@ -324,7 +327,7 @@ supervise() {
   while :; do
     systemd-nspawn \
       --directory="$d/root" \
-      --machine="$name" \
+      --machine="$(machine_of "$name")" \
       --register=no --keep-unit --boot \
       --network-bridge="$BRIDGE" \
       --resolv-conf=off --timezone=off --link-journal=no \
@@ -427,8 +430,8 @@ halt_host() {
   if pid_alive "$sup"; then kill -KILL "$sup" 2>/dev/null || true; fi
   rm -f "$d/supervisor.pid" "$d/nspawn.pid"
   remove_own_cgroups "$d"
-  if ip link show "vb-$name" >/dev/null 2>&1; then
-    ip link del "vb-$name" 2>/dev/null || true
+  if [[ -e "$d/index" ]] && ip link show "$(veth_of "$name")" >/dev/null 2>&1; then
+    ip link del "$(veth_of "$name")" 2>/dev/null || true
   fi
   unmount_overlay "$d"
 }
@@ -497,8 +500,8 @@ json() {
     ms="$(cat "$d/boot-ms" 2>/dev/null || echo null)"
     ((first)) || printf ','
     first=0
-    printf '\n    {"name": "%s", "address": "%s", "user": "root", "port": 22, "privateKeyPath": "%s", "veth": "vb-%s", "running": %s, "bootMs": %s}' \
-      "$name" "$addr" "$RUN/id_ed25519" "$name" "$(pid_alive "$(read_pid "$d/nspawn.pid")" && echo true || echo false)" "$ms"
+    printf '\n    {"name": "%s", "address": "%s", "user": "root", "port": 22, "privateKeyPath": "%s", "veth": "%s", "running": %s, "bootMs": %s}' \
+      "$name" "$addr" "$RUN/id_ed25519" "$(veth_of "$name")" "$(pid_alive "$(read_pid "$d/nspawn.pid")" && echo true || echo false)" "$ms"
   done < <(for d in "$RUN"/hosts/*/; do [[ -e "$d/index" ]] && printf '%s %s\n' "$(cat "$d/index")" "$(basename "$d")"; done | sort -n)
   printf '\n  ]\n}\n'
 }
@@ -531,8 +534,8 @@ cmd_up() {
     fi
     while printf '%s\n' "${used[@]}" | grep -qx "$index"; do index=$((index + 1)); done
     ((index < 255)) || die "no address left in $SUBNET"
-    if ip link show "vb-$name" >/dev/null 2>&1; then
-      die "interface vb-$name already exists on this machine: a host named $name is up in another run (names must be unique among runs up at once)"
+    if ip link show "vb-kop-$index" >/dev/null 2>&1; then
+      die "interface vb-kop-$index already exists on this machine but no run holds address $PREFIX.$index: a crashed run's leftover (bash $HERE/hosts.sh down --all removes it)"
     fi
     prepare_host "$name" "$index"
     used+=("$index")
@@ -683,7 +686,7 @@ cmd_link() {
   require_root
   load_run
   [[ -e "$(hostdir "$1")/index" ]] || die "no host $1 in $RUN"
-  ip link set "vb-$1" "$2"
+  ip link set "$(veth_of "$1")" "$2"
   echo "$2" >"$(hostdir "$1")/link"
 }
 

@@ -187,7 +187,7 @@ interface UpJson {
   bridge: string;
   gateway: string;
   privateKeyPath: string;
-  hosts: Array<TestHost & { bootMs: number | null }>;
+  hosts: Array<TestHost & { bootMs: number | null; veth: string }>;
 }
 
 const live = new Set<string>();
@@ -245,11 +245,38 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
   }));
   const bootMs: Record<string, number> = {};
   for (const h of up.hosts) if (h.bootMs !== null) bootMs[h.name] = h.bootMs;
+  const vethOf = new Map(up.hosts.map((h) => [h.name, h.veth]));
 
   const host = (name: string): TestHost => {
     const h = hosts.find((x) => x.name === name);
     if (!h) throw new Error(`no test host named ${name} (have: ${hosts.map((x) => x.name).join(", ")})`);
     return h;
+  };
+
+  /**
+   * What the machine knows about a host ssh could not reach: its bridge port, its process, who
+   * answers for its address (two MACs = another run's host holds the same address).
+   */
+  const unreachableReport = (h: TestHost): string => {
+    const probe = (cmd: string, args: string[]) => {
+      try {
+        return execFileSync(cmd, args, { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] }).trim() || "(nothing)";
+      } catch (e) {
+        return `(${cmd} failed: ${(e as Error).message.split("\n")[0]})`;
+      }
+    };
+    const dir = path.join(up.run, "hosts", h.name);
+    const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8").trim() : "(none)");
+    const pid = Number(read("nspawn.pid"));
+    const alive = Number.isInteger(pid) && pid > 0 && fs.existsSync(`/proc/${pid}`);
+    return [
+      `[harness] ${h.name} (${h.address}) did not answer ssh:`,
+      `  nspawn pid ${read("nspawn.pid")} ${alive ? "running" : "NOT running"}; link set by the test: ${read("link")}`,
+      `  bridge port: ${probe("ip", ["-br", "link", "show", "dev", vethOf.get(h.name) ?? "?"])}`,
+      `  neighbours for ${h.address}: ${probe("ip", ["neigh", "show", "to", h.address])}`,
+      `  test-host runs on this machine: ${probe("bash", ["-c", "ls -1 /run/kubeadm-on-pulumi/runs 2>/dev/null | tr '\\n' ' '"])}`,
+      "",
+    ].join("\n");
   };
 
   /** One SSH exec request: `command` is the request's command (ssh passes a single argument on unchanged). */
@@ -276,6 +303,7 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
         clearTimeout(timer);
         let stderr = Buffer.concat(err).toString("utf8");
         if (timedOut) stderr += `\n[harness] ${name}: command timed out after ${timeoutMs} ms (local ssh killed)\n`;
+        if (code === 255) stderr += unreachableReport(h);
         resolve({
           code: timedOut ? 124 : (code ?? (signal ? 128 : 1)),
           stdout: Buffer.concat(out).toString("utf8"),
