@@ -114,6 +114,12 @@ function runChild<T>(args: string[], timeoutS: number, scratch: string): Promise
   });
 }
 
+/** `npm run bench:engine`'s section of an existing benchmarks.json: `npm run bench` keeps it. */
+function previousRealEngine(file: string): BenchResult["realEngine"] {
+  if (!fs.existsSync(file)) return undefined;
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as Partial<BenchResult>).realEngine;
+}
+
 async function main(argv: string[]): Promise<number> {
   const opts = parseArgs(argv);
   const table = loadDurationTable();
@@ -200,6 +206,7 @@ async function main(argv: string[]): Promise<number> {
     floor,
     durations: table,
     failures,
+    realEngine: previousRealEngine(path.join(opts.outDir, "benchmarks.json")),
   };
   fs.mkdirSync(opts.outDir, { recursive: true });
   fs.writeFileSync(path.join(opts.outDir, "benchmarks.json"), JSON.stringify(result, null, 2) + "\n");

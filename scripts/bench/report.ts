@@ -1,11 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { renderEngineSection } from "./engine";
 import type { BenchResult } from "./result";
 import type { EvaluationSample, FloorSample } from "./types";
 import { growth, median } from "./stats";
 
 /** Hand-written findings (profiles, fixes, recommendations) placed at the end of the report. */
 export const NOTES_FILE = path.join(__dirname, "notes.md");
+/** Hand-written: what the real engine's cost is made of (after the Real engine tables). */
+export const ENGINE_NOTES_FILE = path.join(__dirname, "engine-notes.md");
 
 export const TARGETS = { evalWorkers: 1000, evalSeconds: 10, evalBytes: 2 ** 30, linearFrom: 100, benchMinutes: 10, headlineWorkers: 100 };
 
@@ -247,6 +250,10 @@ export function renderReport(r: BenchResult): string {
   }
   out.push("");
 
+  if (r.realEngine) {
+    out.push(...renderEngineSection(r.realEngine));
+    if (fs.existsSync(ENGINE_NOTES_FILE)) out.push(fs.readFileSync(ENGINE_NOTES_FILE, "utf8").trim(), "");
+  }
   if (fs.existsSync(NOTES_FILE)) out.push(fs.readFileSync(NOTES_FILE, "utf8").trim(), "");
   out.push(`Raw numbers: docs/benchmarks.json. Re-run: \`npm run bench\` (options: \`--sizes 3,30,100 --reps 3 --timeout 300 --budget 540 --no-floor\`).`, "");
   return out.join("\n");

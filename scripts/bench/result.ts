@@ -1,4 +1,5 @@
 import type { DurationTable } from "./durations";
+import type { EngineResult } from "./engine";
 import type { ProvisioningResult } from "./provisioning";
 import type { EvaluationSample, FloorSample, GraphShape, RenderSample } from "./types";
 
@@ -34,4 +35,6 @@ export interface BenchResult {
   floor: FloorSample[];
   durations: DurationTable;
   failures: RunFailure[];
+  /** `npm run bench:engine`'s runs (scripts/bench/engine-preview.ts): kept when `npm run bench` rewrites the file. */
+  realEngine?: EngineResult;
 }

@@ -21,10 +21,11 @@ export interface RunResult {
   ms: number;
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv; stdin?: string; timeoutMs: number; echo?: boolean }): Promise<RunResult> {
+function run(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv; stdin?: string; timeoutMs: number; echo?: boolean; onSpawn?: (pid: number) => void }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["pipe", "pipe", "pipe"] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
@@ -120,7 +121,8 @@ export class PulumiProject {
 
   readonly pulumiHome: string;
 
-  constructor(toolchain: Toolchain, opts: { name: string; program: string; nodeargs?: string }) {
+  /** `env`: variables for every pulumi command, set after the caller's PULUMI_* ones are dropped. */
+  constructor(toolchain: Toolchain, opts: { name: string; program: string; nodeargs?: string; env?: Record<string, string> }) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-engine-"));
     const state = path.join(this.dir, "state");
     fs.mkdirSync(state);
@@ -147,13 +149,17 @@ export class PulumiProject {
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PULUMI_CONFIG_PASSPHRASE: this.passphrase,
+      ...opts.env,
     };
     this.backend = `file://${state}`;
   }
 
-  /** Runs `pulumi ARGS` in the project; records the wall time. Never throws for a non-zero exit. */
-  async run(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-    const result = await run("pulumi", [...args, "--non-interactive"], { cwd: this.dir, env: this.env, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 600_000 });
+  /**
+   * Runs `pulumi ARGS` in the project; records the wall time. Never throws for a non-zero exit.
+   * `onSpawn` gets the CLI's pid (the engine benchmark samples its process tree).
+   */
+  async run(args: string[], opts: { stdin?: string; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<RunResult> {
+    const result = await run("pulumi", [...args, "--non-interactive"], { cwd: this.dir, env: this.env, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 600_000, onSpawn: opts.onSpawn });
     const command = `pulumi ${args.filter((a) => !a.startsWith("--non-interactive")).join(" ")}`;
     this.timings.push({ command, ms: result.ms, code: result.code });
     console.log(`$ ${command}  # exit ${result.code}, ${(result.ms / 1000).toFixed(1)} s`);
