@@ -224,6 +224,17 @@ export function diagnosed<T>(env: TestHosts, hosts: string[], controlPlane: stri
  * Asks a URL every `everyMs` until stopped and measures the longest stretch without an answer:
  * from the last answered request before a failure to the first answered one after it.
  */
+/**
+ * The longest time in which none of the probers had an answer: "available through some node".
+ * Never longer than any one prober's own longest gap; a hiccup of one node alone does not count.
+ */
+export function longestJointGapMs(probers: ReadonlyArray<{ answered: readonly number[]; windowStart: number }>, now = Date.now()): number {
+  const times = [Math.min(...probers.map((p) => p.windowStart)), ...probers.flatMap((p) => p.answered).sort((a, b) => a - b), now];
+  let longest = 0;
+  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i] - times[i - 1]);
+  return longest;
+}
+
 export function startProber(url: string, everyMs = 200, timeoutMs = 1000) {
   const client = url.startsWith("https:") ? https : http;
   let lastOk = Date.now();
@@ -231,6 +242,9 @@ export function startProber(url: string, everyMs = 200, timeoutMs = 1000) {
   let failures = 0;
   let requests = 0;
   let stopped = false;
+  /** When each answer of this window came (for gaps across several probers: `longestJointGapMs`). */
+  let answered: number[] = [];
+  let windowStart = Date.now();
   const ask = () =>
     new Promise<boolean>((resolve) => {
       const req = client.get(url, { rejectUnauthorized: false, agent: false, timeout: timeoutMs } as https.RequestOptions, (res) => {
@@ -248,6 +262,7 @@ export function startProber(url: string, everyMs = 200, timeoutMs = 1000) {
       if (await ask()) {
         longestGapMs = Math.max(longestGapMs, Date.now() - lastOk);
         lastOk = Date.now();
+        answered.push(lastOk);
       } else failures++;
       await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - started))));
     }
@@ -256,9 +271,17 @@ export function startProber(url: string, everyMs = 200, timeoutMs = 1000) {
     /** Starts a new measurement window. */
     reset() {
       lastOk = Date.now();
+      windowStart = lastOk;
+      answered = [];
       longestGapMs = 0;
       failures = 0;
       requests = 0;
+    },
+    get answered() {
+      return answered;
+    },
+    get windowStart() {
+      return windowStart;
     },
     get failures() {
       return failures;

@@ -14,7 +14,7 @@ import type { ClusterPlan } from "../../components/remote/step";
 import { requireRoot, startTestHosts, type TestHosts } from "../hosts/harness";
 import { plain, runAddons } from "../unit/addons-support";
 import { applyChange, createAll, deleteAll } from "./run-plan";
-import { clusterModel, diagnosed, hostState, kubectlOn, startProber, startMirrors, stopMirrors, waitNodesReady, webprobeImage, expectRestored, type Mirrors, type Topology } from "./support";
+import { clusterModel, diagnosed, hostState, kubectlOn, longestJointGapMs, startProber, startMirrors, stopMirrors, waitNodesReady, webprobeImage, expectRestored, type Mirrors, type Topology } from "./support";
 
 const [NEWEST, PREVIOUS] = inject("kubernetesVersions");
 const ARTIFACTS = inject("k8sArtifacts");
@@ -104,13 +104,15 @@ describe(`an upgrade from Kubernetes ${PREVIOUS} to ${NEWEST} with the program's
       const { change, ms } = await withDiagnostics(applyChange(env, old, plans[0], secrets));
       const upgradeSeconds = (Date.now() - upgradeStarted) / 1000;
       const gaps = probers.map((p) => p.result());
-      console.log(`[cluster] upgrade ${PREVIOUS} -> ${NEWEST}: ${upgradeSeconds.toFixed(1)} s, ${change.apply.size} steps ran; NodePort gaps ${JSON.stringify(Object.fromEntries(HOSTS.map((h, i) => [h, gaps[i]])))}; steps ${JSON.stringify(ms)}`);
+      const jointGapMs = longestJointGapMs(probers);
+      console.log(`[cluster] upgrade ${PREVIOUS} -> ${NEWEST}: ${upgradeSeconds.toFixed(1)} s, ${change.apply.size} steps ran; longest time with no NodePort answering ${jointGapMs} ms; per node ${JSON.stringify(Object.fromEntries(HOSTS.map((h, i) => [h, gaps[i]])))}; steps ${JSON.stringify(ms)}`);
       await withDiagnostics(waitNodesReady(kubectl, HOSTS));
       const versions = await kubectl("get nodes -o jsonpath='{.items[*].status.nodeInfo.kubeletVersion}'");
       expect(versions.split(" ")).toEqual(HOSTS.map(() => NEWEST));
       expect(await kubectl("get --raw /version")).toContain(`"gitVersion": "${NEWEST}"`);
-      // At least one NodePort answered at every moment: the PodDisruptionBudget held while each worker drained.
-      expect(Math.min(...gaps.map((g) => g.longestGapMs)), "the Deployment stayed available through some node").toBeLessThan(3000);
+      // Some NodePort answered at every moment (within 3 s): the PodDisruptionBudget held while each
+      // worker drained. Each node's own NodePort may pause while that node is upgraded.
+      expect(jointGapMs, "the Deployment stayed available through some node").toBeLessThan(3000);
     } finally {
       for (const p of probers) await p.stop();
     }
