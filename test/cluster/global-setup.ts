@@ -8,10 +8,10 @@ import type { TestProject } from "vitest/node";
  * supports, then the previous minor the upgrade scenario starts from. .ci/run reads the same file;
  * KOP_CLUSTER_K8S_VERSIONS (space-separated) overrides it.
  */
+export const CLUSTER_K8S_VERSIONS = fs.readFileSync(path.join(__dirname, "kubernetes-versions"), "utf8").trim().split(/\s+/);
+
 /** scripts/build-k8s-artifacts.sh's cache (its KOP_K8S_ARTIFACTS_CACHE). */
 const ARTIFACTS_CACHE = process.env.KOP_K8S_ARTIFACTS_CACHE ?? "/var/cache/kubeadm-on-pulumi/k8s";
-
-export const CLUSTER_K8S_VERSIONS = fs.readFileSync(path.join(__dirname, "kubernetes-versions"), "utf8").trim().split(/\s+/);
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -221,10 +221,6 @@ export function diagnosed<T>(env: TestHosts, hosts: string[], controlPlane: stri
 }
 
 /**
- * Asks a URL every `everyMs` until stopped and measures the longest stretch without an answer:
- * from the last answered request before a failure to the first answered one after it.
- */
-/**
  * The longest time in which none of the probers had an answer: "available through some node".
  * Never longer than any one prober's own longest gap; a hiccup of one node alone does not count.
  */
@@ -235,6 +231,10 @@ export function longestJointGapMs(probers: ReadonlyArray<{ answered: readonly nu
   return longest;
 }
 
+/**
+ * Asks a URL every `everyMs` until stopped and measures the longest stretch without an answer:
+ * from the last answered request before a failure to the first answered one after it.
+ */
 export function startProber(url: string, everyMs = 200, timeoutMs = 1000) {
   const client = url.startsWith("https:") ? https : http;
   let lastOk = Date.now();

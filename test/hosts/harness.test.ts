@@ -172,7 +172,7 @@ describe("test-host harness (systemd-nspawn)", () => {
       });
       child.on("exit", (code) => reject(new Error(`crash-child exited (${code}) before starting its host:\n${err}`)));
     });
-    const other = JSON.parse(line) as { runDir: string; pid: number; hosts: Array<{ name: string; address: string }> };
+    const other = JSON.parse(line) as { runDir: string; pid: number; hosts: Array<{ name: string; address: string; veth: string }> };
     // Both runs share the bridge: distinct addresses, and they reach each other.
     expect(env.hosts.map((h) => h.address)).not.toContain(other.hosts[0].address);
     expect(await sh(A, `ping -c1 -W2 ${other.hosts[0].address} >/dev/null && echo ok`)).toBe("ok");
@@ -187,7 +187,7 @@ describe("test-host harness (systemd-nspawn)", () => {
     execFileSync("bash", [path.join(__dirname, "harness", "hosts.sh"), "gc"], { stdio: "inherit" });
     expect(nspawnOf(other.runDir)).toEqual([]);
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(other.runDir);
-    expect(execFileSync("ip", ["-o", "link"], { encoding: "utf8" })).not.toMatch(new RegExp(`\\bvb-kop-${other.hosts[0].address.split(".")[3]}[@:]`));
+    expect(execFileSync("ip", ["-o", "link"], { encoding: "utf8" })).not.toMatch(new RegExp(`\\b${other.hosts[0].veth}[@:]`));
     // This run was not touched.
     expect(await sh(A, "hostname")).toBe(A);
   });
@@ -201,7 +201,7 @@ describe("test-host harness (systemd-nspawn)", () => {
     const procs = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("systemd-nspawn") && l.includes(runDir));
     expect(procs).toEqual([]);
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
-    for (const h of env.hosts) expect(links).not.toMatch(new RegExp(`\\bvb-kop-${h.address.split(".")[3]}[@:]`));
+    for (const h of env.hosts) expect(links).not.toMatch(new RegExp(`\\b${h.veth}[@:]`));
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(runDir);
     expect(fs.existsSync(runDir)).toBe(false);
     // The bridge and the rules are shared by the runs that are up: the last one down removes them.

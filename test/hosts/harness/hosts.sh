@@ -76,7 +76,8 @@ hostdir() { printf '%s/hosts/%s' "$RUN" "$1"; }
 
 # nspawn's machine name, and so its bridge port vb-MACHINE: named after the host's address index,
 # which is unique among the runs up at once, so runs may use the same host names side by side.
-machine_of() { printf 'kop-%s' "$(cat "$(hostdir "$1")/index")"; }
+machine_of_index() { printf 'kop-%s' "$1"; }
+machine_of() { machine_of_index "$(cat "$(hostdir "$1")/index")"; }
 veth_of() { printf 'vb-%s' "$(machine_of "$1")"; }
 
 # Serialises commands on one run.  Background processes never keep fd 8 (see
@@ -534,8 +535,8 @@ cmd_up() {
     fi
     while printf '%s\n' "${used[@]}" | grep -qx "$index"; do index=$((index + 1)); done
     ((index < 255)) || die "no address left in $SUBNET"
-    if ip link show "vb-kop-$index" >/dev/null 2>&1; then
-      die "interface vb-kop-$index already exists on this machine but no run holds address $PREFIX.$index: a crashed run's leftover (bash $HERE/hosts.sh down --all removes it)"
+    if ip link show "vb-$(machine_of_index "$index")" >/dev/null 2>&1; then
+      die "interface vb-$(machine_of_index "$index") already exists on this machine but no run holds address $PREFIX.$index: a crashed run's leftover (bash $HERE/hosts.sh down --all removes it)"
     fi
     prepare_host "$name" "$index"
     used+=("$index")

@@ -19,6 +19,8 @@ export { startImageRegistry, type ImageRegistry, type ImageRegistryOptions } fro
 const HERE = __dirname;
 const HOSTS_SH = path.join(HERE, "hosts.sh");
 const ROOTFS_SH = path.join(HERE, "rootfs.sh");
+/** hosts.sh's registry of the runs that are up on this machine (its STATE/runs). */
+const RUNS = "/run/kubeadm-on-pulumi/runs";
 
 export interface TestHost {
   name: string;
@@ -26,6 +28,8 @@ export interface TestHost {
   user: string;
   port: number;
   privateKeyPath: string;
+  /** The host's port on the machine's bridge (hosts.sh names it after the host's address). */
+  veth: string;
 }
 
 export interface RunResult {
@@ -187,7 +191,7 @@ interface UpJson {
   bridge: string;
   gateway: string;
   privateKeyPath: string;
-  hosts: Array<TestHost & { bootMs: number | null; veth: string }>;
+  hosts: Array<TestHost & { bootMs: number | null }>;
 }
 
 const live = new Set<string>();
@@ -242,10 +246,10 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     user: h.user,
     port: h.port,
     privateKeyPath: h.privateKeyPath,
+    veth: h.veth,
   }));
   const bootMs: Record<string, number> = {};
   for (const h of up.hosts) if (h.bootMs !== null) bootMs[h.name] = h.bootMs;
-  const vethOf = new Map(up.hosts.map((h) => [h.name, h.veth]));
 
   const host = (name: string): TestHost => {
     const h = hosts.find((x) => x.name === name);
@@ -272,9 +276,9 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     return [
       `[harness] ${h.name} (${h.address}) did not answer ssh:`,
       `  nspawn pid ${read("nspawn.pid")} ${alive ? "running" : "NOT running"}; link set by the test: ${read("link")}`,
-      `  bridge port: ${probe("ip", ["-br", "link", "show", "dev", vethOf.get(h.name) ?? "?"])}`,
+      `  bridge port: ${probe("ip", ["-br", "link", "show", "dev", h.veth])}`,
       `  neighbours for ${h.address}: ${probe("ip", ["neigh", "show", "to", h.address])}`,
-      `  test-host runs on this machine: ${probe("bash", ["-c", "ls -1 /run/kubeadm-on-pulumi/runs 2>/dev/null | tr '\\n' ' '"])}`,
+      `  test-host runs on this machine: ${fs.existsSync(RUNS) ? fs.readdirSync(RUNS).join(" ") : "(none)"}`,
       "",
     ].join("\n");
   };
