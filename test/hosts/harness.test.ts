@@ -83,6 +83,15 @@ describe("test-host harness (systemd-nspawn)", () => {
     expect(await sh(A, "stat -c '%a' /root/dir/note.txt && cat /root/dir/note.txt")).toBe("600\nwritten by the harness");
   });
 
+  it("commands to a host share one SSH connection: no new login per command, each its own shell", async () => {
+    const logins = async () => Number(await sh(A, "journalctl -u ssh.service -o cat | grep -c '^Accepted publickey' || true"));
+    const before = await logins();
+    expect(before, "the shared connection's own login is in sshd's journal").toBeGreaterThan(0);
+    const shells = await Promise.all([1, 2, 3, 4, 5].map(() => sh(A, "echo $$")));
+    expect(await logins()).toBe(before);
+    expect(new Set(shells).size).toBe(5);
+  });
+
   it("hosts reach each other over the bridge, by address and by name", async () => {
     const [a, b] = env.hosts;
     expect(await sh(A, `ping -c1 -W2 ${b.address} >/dev/null && echo ok`)).toBe("ok");
@@ -200,6 +209,8 @@ describe("test-host harness (systemd-nspawn)", () => {
     timings.teardownMs = Date.now() - t;
     const procs = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("systemd-nspawn") && l.includes(runDir));
     expect(procs).toEqual([]);
+    // Nor the hosts' shared SSH connections.
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith("ssh") && l.includes(runDir))).toEqual([]);
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
     for (const h of env.hosts) expect(links).not.toMatch(new RegExp(`\\b${h.veth}[@:]`));
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(runDir);

@@ -283,10 +283,43 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     ].join("\n");
   };
 
+  // One SSH connection per host, shared by every command sent to it (ssh's connection sharing). A new
+  // connection costs the host a key exchange and a PAM login (about 0.2 s of CPU on each side), and
+  // the tiers send thousands of commands while two cores also run the test hosts' clusters. A command
+  // still gets its own session and shell, as with a connection of its own. The connection is opened
+  // before a command when the host has none and is not cut off; stopHost and setLink close it first,
+  // so a command to a host that is off or cut off dials on its own and fails within ConnectTimeout.
+  const controlDir = path.join(up.run, "ssh");
+  fs.mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+  const controlPath = (name: string) => path.join(controlDir, name);
+  const destination = (h: TestHost) => ["-o", `ControlPath=${controlPath(h.name)}`, "-p", String(h.port), `${h.user}@${h.address}`];
+  const cutOff = new Set<string>();
+  const opening = new Map<string, Promise<void>>();
+  const openConnection = (name: string): Promise<void> => {
+    if (cutOff.has(name) || fs.existsSync(controlPath(name))) return Promise.resolve();
+    let p = opening.get(name);
+    if (!p) {
+      const h = host(name);
+      p = new Promise<void>((resolve) => {
+        // -f: backgrounds once logged in; its output is not ours to wait for.
+        const child = spawn("ssh", [...SSH_OPTS, "-M", "-N", "-f", "-o", "ControlPersist=yes", "-i", h.privateKeyPath, ...destination(h)], { stdio: "ignore" });
+        child.on("exit", () => resolve());
+        child.on("error", () => resolve());
+      }).finally(() => opening.delete(name));
+      opening.set(name, p);
+    }
+    return p;
+  };
+  /** Ends the host's shared connection, if it has one (commands running on it end with it). */
+  const closeConnection = (name: string): Promise<void> =>
+    new Promise((resolve) => execFile("ssh", [...SSH_OPTS, "-O", "exit", ...destination(host(name))], { timeout: 10_000 }, () => resolve()));
+
   /** One SSH exec request: `command` is the request's command (ssh passes a single argument on unchanged). */
-  const sshExec = (name: string, command: string, input: Buffer[], timeoutMs: number): Promise<RunResult> => {
+  const sshExec = async (name: string, command: string, input: Buffer[], timeoutMs: number): Promise<RunResult> => {
     const h = host(name);
-    const args = [...SSH_OPTS, "-i", h.privateKeyPath, "-p", String(h.port), `${h.user}@${h.address}`, "--", command];
+    await openConnection(name);
+    // Without a live shared connection (none, or its host went away), ssh dials one of its own.
+    const args = [...SSH_OPTS, "-o", "ControlMaster=no", "-i", h.privateKeyPath, ...destination(h), "--", command];
     return new Promise((resolve, reject) => {
       const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
       const out: Buffer[] = [];
@@ -295,6 +328,9 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
       const timer = setTimeout(() => {
         timedOut = true;
         child.kill("SIGKILL");
+        // The shared connection holds copies of ssh's output pipes until the remote command ends.
+        child.stdout.destroy();
+        child.stderr.destroy();
       }, timeoutMs);
       child.stdout.on("data", (d: Buffer) => out.push(d));
       child.stderr.on("data", (d: Buffer) => err.push(d));
@@ -369,12 +405,14 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     copy,
     writeFile,
     async stopHost(name) {
-      host(name);
+      cutOff.add(name);
+      await closeConnection(name);
       await hostsSh(["stop", name], env);
     },
     async startHost(name) {
-      host(name);
+      await closeConnection(name);
       await hostsSh(["start", name], env);
+      cutOff.delete(name);
       const status = JSON.parse((await hostsSh(["status"], env)).stdout) as UpJson;
       const ms = status.hosts.find((h) => h.name === name)?.bootMs;
       if (ms != null) bootMs[name] = ms;
@@ -382,11 +420,16 @@ export async function startTestHosts(names: string[], opts: StartOptions = {}): 
     async setLink(name, state) {
       host(name);
       if (state !== "up" && state !== "down") throw new Error(`setLink: state must be 'up' or 'down', not ${String(state)}`);
+      cutOff.add(name);
+      await closeConnection(name);
       await hostsSh(["link", name, state], env);
+      if (state === "up") cutOff.delete(name);
     },
     async teardown() {
       if (tornDown) return;
       tornDown = true;
+      for (const h of hosts) cutOff.add(h.name);
+      await Promise.all(hosts.map((h) => closeConnection(h.name)));
       await hostsSh(["down"], env);
       live.delete(runDir);
     },
