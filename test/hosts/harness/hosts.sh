@@ -245,6 +245,10 @@ EOF
   tr -d '-' </proc/sys/kernel/random/uuid >"$upper/etc/machine-id"
   install -d -m 700 "$upper/root/.ssh"
   install -m 600 "$RUN/id_ed25519.pub" "$upper/root/.ssh/authorized_keys"
+  # The harness sends a host's commands over one shared connection (index.ts): more than sshd's
+  # default of 10 may run at once.
+  install -d -m 755 "$upper/etc/ssh/sshd_config.d"
+  printf 'MaxSessions 64\n' >"$upper/etc/ssh/sshd_config.d/20-kop-harness-sessions.conf"
   if [[ "$KUBERNETES" == 1 ]]; then
     install -d "$d/data/containerd" "$d/data/kubelet" "$d/data/etcd"
     bash "$HERE/kubernetes-host.sh" install "$upper"
