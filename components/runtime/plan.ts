@@ -70,7 +70,9 @@ function criDockerdInstall(model: ClusterModel): string {
   const version = model.runtime.docker.criDockerdVersion;
   const base = model.mirrors.releases.criDockerd.replace(/\/$/, "");
   return String.raw`# --- cri-dockerd ${version} (the CRI shim kubelet talks to)
-if ! /usr/local/bin/cri-dockerd --version 2>&1 | grep -q ${shQuote(version)}; then
+# Read whole, then compared (see the release files' install: grep -q under pipefail).
+cri_dockerd_installed=$(/usr/local/bin/cri-dockerd --version 2>&1 || true)
+if [[ "$cri_dockerd_installed" != *${shQuote(version)}* ]]; then
   arch=$(kop_arch)
   url=${shQuote(base)}/v${version}/cri-dockerd-${version}."$arch".tgz
   tmp=$(mktemp -d)

@@ -45,7 +45,10 @@ arch=$(dpkg --print-architecture)
 restart_containerd=0
 mkdir -p ${STATE_DIR}
 ${VERIFIED_FETCH}
-if ! /usr/local/bin/containerd --version 2>/dev/null | grep -qF ' v${version} '; then
+# Versions are read whole, then compared: grep -q closes the pipe at its first match, and under
+# pipefail a program still writing (runc prints five lines) would fail the check with SIGPIPE.
+containerd_installed=$(/usr/local/bin/containerd --version 2>/dev/null || true)
+if [[ "$containerd_installed " != *' v${version} '* ]]; then
   tmp=$(mktemp -d)
   file=containerd-${version}-linux-"$arch".tar.gz
   kop_verified ${shQuote(containerdBase)}/"$file" ${shQuote(containerdBase)}/"$file".sha256sum "$file" "$tmp/$file" containerd
@@ -57,7 +60,8 @@ if ! /usr/local/bin/containerd --version 2>/dev/null | grep -qF ' v${version} ';
   rm -rf "$tmp"
   restart_containerd=1
 fi
-if ! /usr/local/sbin/runc --version 2>/dev/null | grep -qx 'runc version ${runcVersion}'; then
+runc_installed=$(/usr/local/sbin/runc --version 2>/dev/null || true)
+if [[ "$runc_installed" != 'runc version ${runcVersion}' && "$runc_installed" != 'runc version ${runcVersion}'$'\n'* ]]; then
   tmp=$(mktemp -d)
   kop_verified ${shQuote(runcBase)}/runc."$arch" ${shQuote(runcBase)}/runc.sha256sum runc."$arch" "$tmp/runc" runc
   install -m 0755 "$tmp/runc" /usr/local/sbin/runc

@@ -184,6 +184,36 @@ describe("container runtime", () => {
     expect(install.deleteScript).toContain("xargs -r rm -f </var/lib/kubeadm-on-pulumi/containerd-release-files");
   });
 
+  it("an installed containerd and runc of the asked versions are kept, however their --version output arrives", () => {
+    const section = devSection();
+    Object.assign(section, { kubernetes: { version: "1.37.2" } });
+    const [install] = planRuntime(model(section));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-versions-"));
+    // runc prints five lines in several writes: a reader that stops at the first line (grep -q) gets
+    // the rest refused, and under pipefail the check failed with SIGPIPE and runc was installed again.
+    const standIn = (name: string, lines: string[]) => {
+      fs.writeFileSync(path.join(dir, name), `#!/bin/bash\n${lines.map((l) => `echo '${l}'; sleep 0.05`).join("\n")}\n`, { mode: 0o755 });
+    };
+    standIn("containerd", ["containerd github.com/containerd/containerd/v2 v2.4.2 0123abc"]);
+    standIn("runc", ["runc version 1.5.3", "commit: v1.5.3-0-g0123abc", "spec: 1.2.1", "go: go1.26.8", "libseccomp: 2.5.4"]);
+    const checks = install.script
+      .split("\n")
+      .filter((l) => /^(containerd|runc)_installed=|^if \[\[ "\$(containerd|runc)_installed/.test(l))
+      .map((l) => l.replace("/usr/local/bin/containerd", `${dir}/containerd`).replace("/usr/local/sbin/runc", `${dir}/runc`))
+      .map((l) => (l.startsWith("if ") ? `${l} echo "$(basename ${l.includes("runc") ? "runc" : "containerd"}) would be installed"; fi` : l));
+    expect(checks).toHaveLength(4);
+    for (let i = 0; i < 5; i++) {
+      const r = spawnSync("bash", ["-euo", "pipefail", "-c", checks.join("\n")], { encoding: "utf8" });
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("");
+    }
+    standIn("runc", ["runc version 1.5.2", "commit: v1.5.2"]);
+    standIn("containerd", ["containerd github.com/containerd/containerd/v2 v2.4.20 0123abc"]);
+    const older = spawnSync("bash", ["-euo", "pipefail", "-c", checks.join("\n")], { encoding: "utf8" });
+    expect(older.stdout).toBe("containerd would be installed\nrunc would be installed\n");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("kop_verified accepts a file whose sha256 the sums file lists and refuses any other", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kop-verified-"));
     fs.writeFileSync(path.join(dir, "runc.amd64"), "runc binary\n");
