@@ -11,6 +11,7 @@
  *
  * Measurements are printed and written to $KOP_LB_FAILOVER_REPORT (default /tmp/kop-lb-failover.json).
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,6 +149,18 @@ describe("load balancer: HAProxy + keepalived on real hosts", () => {
     const held = await Promise.all(hosts.map(async (h) => ((await sh(h, `ip -4 -o addr show dev ${INTERFACE}`)).includes(` ${VIP}/32 `) ? [h] : [])));
     return held.flat();
   };
+  /** The machine's neighbour entry for the VIP and the backup balancer's view, for a failover that failed. */
+  const failoverDiagnostics = async (backup: string) => {
+    const neigh = (() => {
+      try {
+        return execFileSync("ip", ["neigh", "show", "to", VIP], { encoding: "utf8" }).trim() || "(none)";
+      } catch (e) {
+        return `(ip neigh failed: ${(e as Error).message})`;
+      }
+    })();
+    const r = await env.run(backup, `ip -4 -o addr show dev ${INTERFACE}; journalctl -u keepalived.service -o short-precise -n 15 --no-pager`);
+    return `machine's neighbour entry for ${VIP}: ${neigh}\n${backup}: exit ${r.code}\n${r.stdout}${r.stderr}`;
+  };
   /** Waits until exactly `expected` holds the VIP, three checks in a row (no flapping, no split brain). */
   const settleOn = async (expected: string, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -282,9 +295,17 @@ describe("load balancer: HAProxy + keepalived on real hosts", () => {
     const runs: Outage[] = [];
     for (let i = 0; i < REPEATS; i++) {
       await settleOn("lb1");
-      runs.push(await measureOutage(() => env.setLink("lb1", "down")));
-      // lb1 cannot be asked while cut off; lb2 must hold the VIP.
-      expect(await vipHolders(["lb2"])).toEqual(["lb2"]);
+      try {
+        runs.push(await measureOutage(() => env.setLink("lb1", "down")));
+        // lb1 cannot be asked while cut off; lb2 must hold the VIP.
+        expect(await vipHolders(["lb2"])).toEqual(["lb2"]);
+      } catch (e) {
+        // What the machine and lb2 saw, then lb1 back on the bridge: a failed failover must not
+        // leave lb1 cut off for the tests (and the deletes) after this one.
+        const seen = await failoverDiagnostics("lb2");
+        await env.setLink("lb1", "up");
+        throw new Error(`link cut ${i + 1} of ${REPEATS}: ${(e as Error).message}\n${seen}`);
+      }
       await env.setLink("lb1", "up");
       await settleOn("lb1");
       expect(await probe(3000)).toBe(true);
