@@ -130,7 +130,7 @@ container_inits() {
   local marker="KOP_HOSTS_MARKER=$1" p
   for p in /proc/[0-9]*; do
     grep -qE '^NSpid:[[:space:]]+[0-9]+[[:space:]]+1$' "$p/status" 2>/dev/null || continue
-    { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qxF "$marker" && printf '%s\n' "${p#/proc/}"
+    [[ $'\n'"$({ tr '\0' '\n' <"$p/environ"; } 2>/dev/null)"$'\n' == *$'\n'"$marker"$'\n'* ]] && printf '%s\n' "${p#/proc/}"
   done
   return 0
 }
@@ -537,7 +537,9 @@ cmd_up() {
       names+=("$name")
       continue
     fi
-    while printf '%s\n' "${used[@]}" | grep -qx "$index"; do index=$((index + 1)); done
+    # A lookup without a pipe: under pipefail, `printf | grep -q` fails now and then (grep leaves at
+    # its match, printf meets a closed pipe), which took an address in use for a free one.
+    while [[ " ${used[*]} " == *" $index "* ]]; do index=$((index + 1)); done
     ((index < 255)) || die "no address left in $SUBNET"
     if ip link show "vb-$(machine_of_index "$index")" >/dev/null 2>&1; then
       die "interface vb-$(machine_of_index "$index") already exists on this machine but no run holds address $PREFIX.$index: a crashed run's leftover (bash $HERE/hosts.sh down --all removes it)"
